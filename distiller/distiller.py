@@ -4,6 +4,11 @@ Envelope rules, in order:
 
 1. The notification must be a JSON object. One wrapped in the oslo.messaging v2
    envelope (``{"oslo.version": "2.0", "oslo.message": "<json>"}``) is unwrapped.
+   One in the shape oslo.messaging hands to its listeners (Ceilometer's test
+   fixtures use it) - the context in a ``ctxt`` object, ``message_id`` and
+   ``timestamp`` in a ``metadata`` object - is flattened to the wire form first:
+   ``ctxt.x`` becomes ``_context_x``, the metadata keys become top-level keys
+   (keys already at the top level win).
 2. ``event_type`` must be a non-empty string.
 3. The time comes from ``timestamp``, or from ``_context_timestamp`` when that is
    missing or malformed. With neither usable the notification is rejected; an
@@ -247,7 +252,9 @@ class Distiller:
                 raise NotificationRejected(
                     f"oslo.message must hold a JSON object, got {type(body).__name__}"
                 )
-            return body
+            notification = body
+        if "metadata" in notification or "ctxt" in notification:
+            return _flatten_listener_shape(notification)
         return notification
 
     def _timestamp(self, body: dict[str, Any]) -> datetime:
@@ -303,6 +310,26 @@ def derive_message_id(body: dict[str, Any]) -> str:
         body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
     return str(uuid.uuid5(MESSAGE_ID_NAMESPACE, canonical))
+
+
+def _flatten_listener_shape(body: dict[str, Any]) -> dict[str, Any]:
+    """``{ctxt: {...}, metadata: {...}, ...}`` -> the flat wire form."""
+    metadata = body.get("metadata")
+    context = body.get("ctxt")
+    if not isinstance(metadata, dict) and not isinstance(context, dict):
+        return body
+    flat: dict[str, Any] = {}
+    if isinstance(context, dict):
+        for key, value in context.items():
+            flat[f"_context_{key}"] = value
+    if isinstance(metadata, dict):
+        flat.update(metadata)
+    for key, value in body.items():
+        if not (key == "ctxt" and isinstance(context, dict)) and not (
+            key == "metadata" and isinstance(metadata, dict)
+        ):
+            flat[key] = value
+    return flat
 
 
 def _message_id_or_none(body: Any) -> str | None:

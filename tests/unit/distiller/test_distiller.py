@@ -252,3 +252,30 @@ def test_as_dict_keeps_envelope_keys_over_same_named_traits() -> None:
     assert flat["timestamp"] == datetime(2014, 1, 1, tzinfo=UTC)
     assert flat["a"] == 1
     assert event.traits["timestamp"] == "trait"
+
+
+def test_listener_shape_is_flattened() -> None:
+    flat = make()
+    listener = {
+        "event_type": flat["event_type"],
+        "publisher_id": flat["publisher_id"],
+        "payload": flat["payload"],
+        "ctxt": {"request_id": "req-1", "tenant": "t-ctx"},
+        "metadata": {"message_id": "m-1", "timestamp": flat["timestamp"]},
+    }
+    d = distiller()
+    assert d.distill(listener) == d.distill(flat)
+    assert d.stats.derived_ids == 0
+
+
+def test_top_level_keys_win_over_listener_metadata() -> None:
+    body = make(metadata={"message_id": "other", "timestamp": "2000-01-01"})
+    event = distiller().distill(body)
+    assert event is not None
+    assert event.message_id == "m-1"
+    assert event.timestamp.year == 2014
+
+
+def test_a_metadata_key_that_is_not_an_object_is_left_alone() -> None:
+    event = distiller().distill(make(metadata="just text"))
+    assert event is not None and event.message_id == "m-1"
