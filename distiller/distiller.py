@@ -253,9 +253,10 @@ class Distiller:
                     f"oslo.message must hold a JSON object, got {type(body).__name__}"
                 )
             notification = body
-        if "metadata" in notification or "ctxt" in notification:
-            return _flatten_listener_shape(notification)
-        return notification
+        flat: dict[str, Any] = notification
+        if "metadata" in flat or "ctxt" in flat:
+            return _flatten_listener_shape(flat)
+        return flat
 
     def _timestamp(self, body: dict[str, Any]) -> datetime:
         value = body.get("timestamp")
