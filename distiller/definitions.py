@@ -258,6 +258,19 @@ class _Builder:
             message, source=self.source, key=where, line=key_line(mapping, key)
         )
 
+    def known_keys(
+        self, prefix: str, mapping: dict[Any, Any], allowed: tuple[str, ...], what: str
+    ) -> None:
+        """Raise for the first key of ``mapping`` that is not in ``allowed``."""
+        for key in mapping:
+            if key not in allowed:
+                raise self.fail(
+                    f"{prefix}{key}",
+                    f"unknown key; {what} has only {', '.join(allowed)}",
+                    mapping,
+                    key,
+                )
+
     def definition(
         self, index: int, item: Any, defaults: list[TraitDefinition]
     ) -> EventDefinition:
@@ -274,14 +287,7 @@ class _Builder:
         elif isinstance(event_type, list) and event_type:
             more = ", ..." if len(event_type) > 1 else ""
             label += f" (event_type {event_type[0]!r}{more})"
-        for key in item:
-            if key not in _DEFINITION_KEYS:
-                raise self.fail(
-                    f"{label}: {key}",
-                    f"unknown key; a definition has only {', '.join(_DEFINITION_KEYS)}",
-                    item,
-                    key,
-                )
+        self.known_keys(f"{label}: ", item, _DEFINITION_KEYS, "a definition")
         for key in _DEFINITION_KEYS:
             if key not in item:
                 raise self.fail(f"{label}: {key}", "required key is missing", item)
@@ -338,14 +344,7 @@ class _Builder:
                 parent,
                 name,
             )
-        for key in cfg:
-            if key not in _TRAIT_KEYS:
-                raise self.fail(
-                    f"{where}.{key}",
-                    f"unknown key; a trait has {', '.join(_TRAIT_KEYS)}",
-                    cfg,
-                    key,
-                )
+        self.known_keys(f"{where}.", cfg, _TRAIT_KEYS, "a trait")
         if "fields" not in cfg:
             raise self.fail(f"{where}.fields", "required key is missing", cfg)
         fields = cfg["fields"]
@@ -388,14 +387,7 @@ class _Builder:
         if isinstance(spec, str):
             name, params = spec, cast(dict[str, Any], {})
         elif isinstance(spec, dict):
-            for key in spec:
-                if key not in _PLUGIN_KEYS:
-                    raise self.fail(
-                        f"{where}.{key}",
-                        "unknown key; a plugin has name and parameters",
-                        spec,
-                        key,
-                    )
+            self.known_keys(f"{where}.", spec, _PLUGIN_KEYS, "a plugin")
             if "name" not in spec:
                 raise self.fail(f"{where}.name", "plugin given without a name", spec)
             name = spec["name"]
