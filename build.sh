@@ -21,7 +21,12 @@ log() { printf '==> %s\n' "$*" >&2; }
 setup_venv() {
     if [[ ! -x "$VENV/bin/python" ]]; then
         log "creating $VENV"
-        "$PYTHON" -m venv "$VENV"
+        if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+            # Some distributions ship Python without ensurepip: use virtualenv.
+            rm -rf "$VENV"
+            "$PYTHON" -m pip install --quiet --user virtualenv
+            "$PYTHON" -m virtualenv --quiet "$VENV"
+        fi
     fi
     # Reinstall only when the project's metadata changed since the last install.
     local stamp="$VENV/.stacktach-installed"
