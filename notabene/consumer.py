@@ -1,0 +1,408 @@
+# mypy: disallow-untyped-calls=False
+# (kombu's annotations are partial; every function of ours is still annotated.)
+"""A consume loop that hands messages to a callback in batches.
+
+::
+
+    def handle(batch: list[notabene.Delivery]) -> None:
+        for delivery in batch:
+            try:
+                store(delivery.json())
+            except BadNotification as exc:
+                delivery.reject(str(exc))   # -> <queue>.failed, with the reason
+            else:
+                delivery.ack()
+
+    consumer = notabene.BatchConsumer(url, queues=[spec], callback=handle)
+    consumer.install_signal_handlers()      # optional: SIGTERM/SIGINT -> stop()
+    consumer.run()                          # returns after stop()
+
+**Batches.** A batch is dispatched when ``max_messages`` messages are waiting or
+the oldest has waited ``max_wait`` seconds, whichever comes first. ``prefetch``
+(per queue on RabbitMQ; default ``2 * max_messages``) bounds how many unacked
+messages the broker hands out; with several queues one batch may mix them
+(``Delivery.queue`` says which).
+
+**Settling.** After the callback returns, rejected messages are republished to
+``<queue>.failed`` (through the default exchange, persistent, confirmed on
+RabbitMQ) with an ``x-reject-reason`` header and the other headers listed in
+:mod:`notabene.deadletter`; only then are they and the others acked.
+
+A queue with ``dead_letter=False`` gets a plain ``basic.reject`` (no requeue):
+RabbitMQ drops the message or dead-letters it by policy. A message the callback
+left undecided is acked (``unsettled="ack"``) or rejected with the reason
+``not settled by the callback`` (``unsettled="reject"``).
+
+**Failures.** If the callback raises :class:`~stacktach.exceptions.RecoverableError`
+(database away), nothing is acked: the batch is held and the callback retried
+with the same batch under ``hold_backoff``, forever by default, until it
+succeeds or :meth:`stop` is called (then the batch is abandoned and redelivered
+later). :class:`~stacktach.exceptions.PermanentError` dead-letters every message
+the callback had not decided, with the error as reason. Any other exception is a
+bug: the loop closes the connection (the batch returns to the queue) and
+re-raises it. A lost connection drops the buffered messages (the broker
+redelivers them), reconnects under ``backoff`` and carries on: delivery is
+at-least-once, so make the callback idempotent.
+
+**Stopping.** :meth:`stop` may be called from a signal handler or another
+thread. The batch being handled is finished and settled; messages received but
+not yet handed out are returned to the queue when the connection closes. If
+heartbeats are enabled (``?heartbeat=60`` on the URL) a callback must not take
+longer than the heartbeat interval.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kombu.connection import Connection
+from kombu.messaging import Consumer
+
+from notabene.connection import (
+    config_error,
+    discard,
+    establish,
+    is_config_error,
+    is_recoverable,
+    redact_url,
+)
+from notabene.deadletter import dead_letter
+from notabene.delivery import Decision, Delivery
+from notabene.exceptions import BrokerUnavailable
+from notabene.retry import Attempts, Backoff
+from notabene.sender import ChannelSender
+from notabene.stats import ConsumerStats
+from notabene.topology import QueueSpec, declare_queues
+from stacktach.exceptions import PermanentError, RecoverableError
+
+__all__ = ["BatchConsumer", "Callback"]
+
+LOG = logging.getLogger(__name__)
+
+Callback = Callable[[list[Delivery]], None]
+
+#: Longest single wait inside the loop: bounds how late stop() is noticed.
+TICK = 0.2
+UNSETTLED_REASON = "not settled by the callback"
+
+
+class _CallbackFailed(Exception):
+    """Carries an exception of the callback out of the loop, past reconnect logic."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class BatchConsumer:
+    """Consume ``queues`` from the broker at ``url``; hand batches to ``callback``.
+
+    ``backoff`` governs reconnection (default: forever, 0.5 s doubling to 30 s);
+    ``hold_backoff`` the retries of a batch whose callback raised
+    :class:`RecoverableError` (default: forever, 1 s doubling to 30 s).
+    ``clock`` returns the current time for the ``x-rejected-at`` header.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        queues: Sequence[QueueSpec],
+        callback: Callback,
+        max_messages: int = 100,
+        max_wait: float = 0.5,
+        prefetch: int | None = None,
+        *,
+        backoff: Backoff | None = None,
+        hold_backoff: Backoff | None = None,
+        unsettled: Literal["ack", "reject"] = "ack",
+        transport_options: dict[str, Any] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        if not queues:
+            raise ValueError("a consumer needs at least one queue")
+        names = [spec.name for spec in queues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"queue names repeat: {names}")
+        if max_messages < 1:
+            raise ValueError("max_messages must be >= 1")
+        if max_wait < 0:
+            raise ValueError("max_wait must be >= 0")
+        if unsettled not in ("ack", "reject"):
+            raise ValueError("unsettled must be 'ack' or 'reject'")
+        self.url = url
+        self.specs = {spec.name: spec for spec in queues}
+        self.callback = callback
+        self.max_messages = max_messages
+        self.max_wait = max_wait
+        self.prefetch = prefetch if prefetch is not None else 2 * max_messages
+        self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, max_attempts=None)
+        self.hold_backoff = hold_backoff or Backoff(
+            initial=1.0, maximum=30.0, max_attempts=None
+        )
+        self.unsettled = unsettled
+        self.stats = ConsumerStats()
+        self._options = dict(transport_options or {})
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._stop = threading.Event()
+        self._running = threading.Lock()
+        self._conn: Connection | None = None
+        self._buffer: list[tuple[float, Delivery]] = []
+        self._last_heartbeat = 0.0
+
+    # -- control -----------------------------------------------------------
+
+    @property
+    def connection(self) -> Connection | None:
+        """The live broker connection, or None between connections."""
+        return self._conn
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` has been called."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return (safe from signal handlers and other threads)."""
+        self._stop.set()
+
+    def install_signal_handlers(
+        self, signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT)
+    ) -> Callable[[], None]:
+        """Make ``signals`` call :meth:`stop`; return a function restoring the old ones.
+
+        Must be called from the main thread (a Python rule for signal handlers).
+        """
+
+        def handler(signum: int, frame: Any) -> None:
+            self.stop()
+
+        previous = {sig: signal.signal(sig, handler) for sig in signals}
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        return restore
+
+    # -- the loop ----------------------------------------------------------
+
+    def run(self) -> None:
+        """Consume until :meth:`stop`; reconnect after connection loss.
+
+        Raises :class:`BrokerConfigError` if the broker refuses the credentials or
+        the topology, :class:`BrokerUnavailable` if ``backoff`` is finite and
+        exhausted, and any exception the callback raises that is neither
+        recoverable nor permanent.
+        """
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError("this consumer is already running")
+        try:
+            self._run()
+        finally:
+            self._running.release()
+
+    def _run(self) -> None:
+        reconnect = self.backoff.attempts(stop=self._stop)
+        while not self._stop.is_set():
+            try:
+                conn = establish(
+                    self.url, self._options, backoff=self.backoff, stop=self._stop
+                )
+            except BrokerUnavailable:
+                if self._stop.is_set():
+                    return
+                raise
+            self._conn = conn
+            try:
+                self._serve(conn, reconnect)
+            except _CallbackFailed as failed:
+                self._conn = None
+                self._buffer.clear()
+                discard(conn)
+                raise failed.error from None
+            except Exception as exc:
+                self._conn = None
+                self._buffer.clear()
+                discard(conn)
+                if is_config_error(exc):
+                    raise config_error(self.url, exc, "the topology") from exc
+                if not is_recoverable(conn, exc):
+                    raise
+                self.stats.reconnects += 1
+                delay = reconnect.failed()
+                if delay is None:
+                    if self._stop.is_set():
+                        return
+                    raise BrokerUnavailable(
+                        redact_url(self.url), reconnect.failures, exc
+                    ) from exc
+                LOG.warning(
+                    "lost broker %s (%s: %s); unacked messages will be "
+                    "redelivered; reconnecting in %.1fs",
+                    redact_url(self.url),
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                reconnect.wait(delay)
+            else:
+                self._conn = None
+                self._buffer.clear()
+                conn.release()
+
+    def _serve(self, conn: Connection, reconnect: Attempts) -> None:
+        amqp = conn.transport.driver_type == "amqp"
+        channel = conn.channel()
+        queues = declare_queues(channel, self.specs.values(), native_dead_letter=amqp)
+        sender = ChannelSender(conn, conn.channel(), confirms=amqp)
+        for name, queue in queues.items():
+            Consumer(
+                channel,
+                queues=[queue],
+                on_message=functools.partial(self._on_message, name),
+                no_ack=False,
+                auto_declare=False,
+                prefetch_count=self.prefetch,
+            ).consume()
+        reconnect.reset()
+        LOG.info(
+            "consuming %s from %s (batches of %d, max wait %.2fs, prefetch %d)",
+            ", ".join(queues),
+            redact_url(self.url),
+            self.max_messages,
+            self.max_wait,
+            self.prefetch,
+        )
+        while not self._stop.is_set():
+            self._fill(conn)
+            if self._stop.is_set():
+                break
+            batch = self._take()
+            if batch:
+                self._handle(batch, conn, sender)
+
+    def _on_message(self, queue: str, message: Any) -> None:
+        self._buffer.append((time.monotonic(), Delivery.from_kombu(message, queue)))
+        self.stats.received += 1
+
+    def _poll(self, conn: Connection, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            conn.drain_events(timeout=timeout)
+        if conn.heartbeat:
+            now = time.monotonic()
+            if now - self._last_heartbeat >= 1.0:
+                self._last_heartbeat = now
+                conn.heartbeat_check()
+
+    def _fill(self, conn: Connection) -> None:
+        """Receive until a batch is due (full or old enough) or stop() is called."""
+        while not self._stop.is_set():
+            if len(self._buffer) >= self.max_messages:
+                return
+            timeout = TICK
+            if self._buffer:
+                remaining = self._buffer[0][0] + self.max_wait - time.monotonic()
+                if remaining <= 0:
+                    return
+                timeout = min(remaining, TICK)
+            self._poll(conn, timeout)
+
+    def _take(self) -> list[Delivery]:
+        taken = self._buffer[: self.max_messages]
+        del self._buffer[: self.max_messages]
+        return [delivery for _, delivery in taken]
+
+    def _pause(self, conn: Connection, delay: float) -> bool:
+        """Wait ``delay`` seconds servicing the connection; False if stopped."""
+        deadline = time.monotonic() + delay
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return True
+            self._poll(conn, min(remaining, TICK))
+        return False
+
+    def _handle(
+        self, batch: list[Delivery], conn: Connection, sender: ChannelSender
+    ) -> None:
+        attempts = self.hold_backoff.attempts(stop=self._stop)
+        while True:
+            for delivery in batch:
+                delivery._forget()
+            try:
+                self.callback(batch)
+            except RecoverableError as exc:
+                self.stats.held += 1
+                delay = attempts.failed()
+                if delay is None:
+                    if self._stop.is_set():
+                        LOG.info("stopping: abandoning a held batch of %d", len(batch))
+                        return
+                    raise _CallbackFailed(exc) from exc
+                LOG.warning(
+                    "batch of %d held (%s: %s); retrying in %.1fs, nothing acked",
+                    len(batch),
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
+                if not self._pause(conn, delay):
+                    LOG.info("stopping: abandoning a held batch of %d", len(batch))
+                    return
+                continue
+            except PermanentError as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                for delivery in batch:
+                    if delivery.decision is None:
+                        delivery.reject(reason)
+            except Exception as exc:
+                LOG.error(
+                    "callback failed on a batch of %d; it returns to the queue",
+                    len(batch),
+                )
+                raise _CallbackFailed(exc) from exc
+            break
+        self._settle(batch, sender)
+
+    def _settle(self, batch: list[Delivery], sender: ChannelSender) -> None:
+        for delivery in batch:
+            if delivery.decision is None:
+                if self.unsettled == "ack":
+                    delivery.ack()
+                else:
+                    delivery.reject(UNSETTLED_REASON)
+        rejected = [d for d in batch if d.decision is Decision.REJECT]
+        dead = [d for d in rejected if self.specs[d.queue].dead_letter]
+        if dead:
+            now = self._clock()
+            sender.send([dead_letter(d, now) for d in dead])
+        for delivery in batch:
+            if delivery.decision is Decision.REJECT and not (
+                self.specs[delivery.queue].dead_letter
+            ):
+                delivery.message.reject(requeue=False)
+            else:
+                delivery.message.ack()
+        if rejected:
+            LOG.warning(
+                "rejected %d of %d message(s) (%d dead-lettered); first: %s from "
+                "%s: %s",
+                len(rejected),
+                len(batch),
+                len(dead),
+                rejected[0].message_id,
+                rejected[0].queue,
+                rejected[0].reason,
+            )
+        self.stats.batches += 1
+        self.stats.acked += len(batch) - len(rejected)
+        self.stats.rejected += len(rejected)
+        self.stats.dead_lettered += len(dead)

@@ -1,0 +1,1 @@
+"""kombu transports notabene ships (chosen by URL scheme in notabene.connection)."""
