@@ -55,3 +55,78 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
         for number, line in enumerate(stream, 1):
             if line.strip():
                 yield number, json.loads(line)
+
+
+# --------------------------------------------------------------------------- databases
+
+MYSQL_ADMIN = os.environ.get(
+    "STACKTACH_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"
+)
+POSTGRES_ADMIN = os.environ.get(
+    "STACKTACH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"
+)
+DATABASES = ["sqlite", "mysql", "postgresql"]
+
+
+def _answers(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> str:
+    """The MariaDB/MySQL admin URL; skips (fails under CI) when it does not answer."""
+    require(_answers("127.0.0.1", 3306), "MariaDB does not answer on 127.0.0.1:3306")
+    return MYSQL_ADMIN
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL admin URL; skips (fails under CI) when it does not answer."""
+    require(_answers("127.0.0.1", 5432), "PostgreSQL does not answer on 127.0.0.1:5432")
+    return POSTGRES_ADMIN
+
+
+def make_database(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of ``kind``; dropped when the test ends."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'winchester.db'}"
+    name = f"stt_{uuid.uuid4().hex[:12]}"
+    admin_url = request.getfixturevalue(
+        f"{'mysql' if kind == 'mysql' else 'postgres'}_server"
+    )
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            if kind == "postgresql":
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            else:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+    request.addfinalizer(drop)
+    return f"{admin_url}/{name}"
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database URL, once per backend (SQLite, MariaDB, PostgreSQL)."""
+    return make_database(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def mysql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty MariaDB database URL (for the multi-process tests)."""
+    return make_database("mysql", request, tmp_path)

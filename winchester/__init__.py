@@ -1,0 +1,1 @@
+"""Winchester: event storage, time expressions, triggers, streams and pipelines."""

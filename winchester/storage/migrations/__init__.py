@@ -1,0 +1,1 @@
+"""Alembic migrations of the winchester schema (run them with ``winchester-db``)."""
