@@ -67,29 +67,40 @@ __all__ = ["IngestResult", "TriggerLike", "TriggerManager"]
 LOG = logging.getLogger(__name__)
 
 _CHUNK = 500  # rows per IN (...) list
-_TRAIT_INDEX_COLUMNS = ("event_id", "name_id", "value_hash")
+_TRAIT_INDEX_COLUMNS = ("name_id", "value_hash", "event_id")
 
 
 class MatchLike(Protocol):
-    """What a trigger's ``match`` returns (see winchester.config.triggers)."""
+    """What a trigger's ``match`` returns (see winchester.config.definition)."""
 
-    criterion_index: int
-    key: tuple[tuple[str, Any], ...]
+    @property
+    def criterion_index(self) -> int: ...
+
+    @property
+    def key(self) -> tuple[tuple[str, Any], ...]: ...
 
 
 class CriterionLike(Protocol):
     """A fire criterion: only its ``number`` matters here."""
 
-    number: int
+    @property
+    def number(self) -> int: ...
 
 
 class TriggerLike(Protocol):
     """The part of a trigger definition ingest uses."""
 
-    name: str
-    debug_level: int
-    fire_delay: float
-    fire_criteria: tuple[CriterionLike, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def debug_level(self) -> int: ...
+
+    @property
+    def fire_delay(self) -> float: ...
+
+    @property
+    def fire_criteria(self) -> tuple[CriterionLike, ...]: ...
 
     def match(self, event: Event) -> MatchLike | None: ...
 
@@ -312,7 +323,7 @@ class TriggerManager:
         result.saved = len(new_ids)
         result.duplicates += len(prep.rows) - len(new_ids)
         trait_rows = [
-            (event_id, name_id, hashed)
+            (name_id, hashed, event_id)
             for position, event_id in new_ids.items()
             for name_id, hashed in prep.index[position]
         ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 from alembic import command
 from alembic.config import Config
@@ -13,9 +14,11 @@ __all__ = ["alembic_config", "upgrade"]
 SCRIPT_LOCATION = "winchester.storage:migrations"
 
 
-def alembic_config(url: str, **attributes: Any) -> Config:
-    """An alembic configuration for the database at ``url``."""
-    config = Config()
+def alembic_config(
+    url: str, *, stdout: TextIO | None = None, **attributes: Any
+) -> Config:
+    """An alembic configuration for the database at ``url`` (output to ``stdout``)."""
+    config = Config(stdout=stdout or sys.stdout)
     config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes.update(attributes)

@@ -9,13 +9,15 @@ Events
     is one row with no join.
 
     ``trait_index`` serves the API's trait filters (``?traits=memory_mb:512``). It
-    has one narrow row per trait: ``(event_id, name_id, value_hash)``, where
+    has one narrow row per trait, ``(name_id, value_hash, event_id)``, where
     ``value_hash`` is a 64-bit hash of the trait's type and value
     (:func:`winchester.storage.values.value_hash`). A filter looks up the hash of
     each typed reading of the query string (text ``"512"``, int ``512``, float
     ``512.0``...) through the ``(name_id, value_hash)`` index and checks the real
-    value in the JSON, so a hash collision can never return a wrong event. Rows of
-    three integers keep the index small and its inserts cheap.
+    value in the JSON, so a hash collision can never return a wrong event. The
+    primary key *is* that lookup key, so the table is a single B-tree (clustered in
+    InnoDB, ``WITHOUT ROWID`` in SQLite): one structure to maintain per insert.
+    Deleting an event's rows recomputes their keys from its stored traits.
 
 Streams
     ``stream`` has one row per stream: the trigger it belongs to, its state, the
@@ -124,10 +126,10 @@ event = sa.Table(
 trait_index = sa.Table(
     "trait_index",
     metadata,
-    sa.Column("event_id", sa.BigInteger, primary_key=True),
     sa.Column("name_id", sa.Integer, primary_key=True),
-    sa.Column("value_hash", sa.BigInteger, nullable=False),
-    sa.Index(None, "name_id", "value_hash"),
+    sa.Column("value_hash", sa.BigInteger, primary_key=True),
+    sa.Column("event_id", sa.BigInteger, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 stream = sa.Table(
@@ -162,10 +164,10 @@ stream = sa.Table(
 stream_dist_trait = sa.Table(
     "stream_dist_trait",
     metadata,
-    sa.Column("stream_id", sa.BigInteger, primary_key=True),
     sa.Column("name_id", sa.Integer, primary_key=True),
-    sa.Column("value_hash", sa.BigInteger, nullable=False),
-    sa.Index(None, "name_id", "value_hash"),
+    sa.Column("value_hash", sa.BigInteger, primary_key=True),
+    sa.Column("stream_id", sa.BigInteger, primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 stream_event = sa.Table(

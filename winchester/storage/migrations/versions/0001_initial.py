@@ -59,13 +59,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "trait_index",
-        sa.Column("event_id", sa.BigInteger, nullable=False),
         sa.Column("name_id", sa.Integer, nullable=False),
         sa.Column("value_hash", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint("event_id", "name_id", name="pk_trait_index"),
-    )
-    op.create_index(
-        "ix_trait_index_name_id_value_hash", "trait_index", ["name_id", "value_hash"]
+        sa.Column("event_id", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "name_id", "value_hash", "event_id", name="pk_trait_index"
+        ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "stream",
@@ -101,15 +101,13 @@ def upgrade() -> None:
     op.create_index("ix_stream_trigger_name_state", "stream", ["trigger_name", "state"])
     op.create_table(
         "stream_dist_trait",
-        sa.Column("stream_id", sa.BigInteger, nullable=False),
         sa.Column("name_id", sa.Integer, nullable=False),
         sa.Column("value_hash", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint("stream_id", "name_id", name="pk_stream_dist_trait"),
-    )
-    op.create_index(
-        "ix_stream_dist_trait_name_id_value_hash",
-        "stream_dist_trait",
-        ["name_id", "value_hash"],
+        sa.Column("stream_id", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint(
+            "name_id", "value_hash", "stream_id", name="pk_stream_dist_trait"
+        ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "stream_event",

@@ -1,0 +1,182 @@
+#!/usr/bin/env python3
+"""Ingest throughput: notigen notifications through distil + trigger manager.
+
+Feeds N notigen notifications (the sandbox's event_definitions.yaml and
+triggers.yaml, the event-time clock, as a replay would) in batches through
+``TriggerManager.add_notifications`` into a fresh database, then measures on the
+same database a plain bulk insert of one row per notification (message_id,
+event_type, timestamp, raw JSON) - the floor of any durable ingest.
+
+    .venv/bin/python bench/ingest.py --db sqlite|mysql|postgresql|URL
+        [--notifications 20000] [--batch 500]
+
+A URL without a database name (``mysql+pymysql://root@127.0.0.1``) gets a fresh
+database, dropped afterwards. Prints a summary, then a final JSON line::
+
+    {"bench": "ingest", "db": ..., "notifications": N, "per_s": X,
+     "statements_per_notification": S, "raw_insert_per_s": R, "ratio": X/R}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+from distiller import Distiller  # noqa: E402
+from winchester.clock import EventClock  # noqa: E402
+from winchester.config.triggers import load_triggers  # noqa: E402
+from winchester.ingest import TriggerManager  # noqa: E402
+from winchester.storage.engine import connect  # noqa: E402
+from winchester.storage.migrate import upgrade  # noqa: E402
+
+SHARED = Path(os.environ.get("STACKTACH_SHARED", ROOT.parent / "shared"))
+CONFIG = SHARED / "corpus" / "config"
+SHORTCUTS = {
+    "mysql": "mysql+pymysql://root@127.0.0.1:3306",
+    "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432",
+}
+
+
+def database(spec: str, scratch: Path) -> tuple[str, object]:
+    """(URL of a fresh database, cleanup function)."""
+    if spec == "sqlite":
+        return f"sqlite:///{scratch / 'bench.db'}", lambda: None
+    url = sa.make_url(SHORTCUTS.get(spec, spec))
+    if url.database:
+        return str(url), lambda: None
+    name = f"stt_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def raw_insert(engine: sa.Engine, lines: list[bytes], batch: int) -> float:
+    """Seconds to bulk insert one row per notification, batch per transaction."""
+    metadata = sa.MetaData()
+    raw = sa.Table(
+        "bench_raw",
+        metadata,
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+        ),
+        sa.Column("message_id", sa.String(128), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(255), nullable=False),
+        sa.Column("generated", sa.String(32), nullable=False),
+        sa.Column(
+            "raw", sa.Text().with_variant(sa.dialects.mysql.MEDIUMTEXT(), "mysql")
+        ),
+    )
+    metadata.create_all(engine)
+    rows = []
+    for line in lines:
+        body = json.loads(line)
+        rows.append(
+            {
+                "message_id": str(body.get("message_id")),
+                "event_type": str(body.get("event_type")),
+                "generated": str(body.get("timestamp")),
+                "raw": line.decode(),
+            }
+        )
+    started = time.perf_counter()
+    for start in range(0, len(rows), batch):
+        with engine.begin() as conn:
+            conn.execute(raw.insert(), rows[start : start + batch])
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--db", default="sqlite", help="sqlite, mysql, postgresql or a URL"
+    )
+    parser.add_argument("--notifications", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        traffic = scratch / "traffic.jsonl"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "notigen.cli",
+                "--seed",
+                "1",
+                "--instances",
+                "200",
+                "--count",
+                str(args.notifications),
+                "--out",
+                str(traffic),
+            ],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        lines = [line for line in traffic.read_bytes().splitlines() if line.strip()]
+        url, cleanup = database(args.db, scratch)
+        try:
+            engine = connect(url)
+            upgrade(engine)
+            manager = TriggerManager(
+                engine,
+                load_triggers(CONFIG / "triggers.yaml"),
+                EventClock(engine),
+                distiller=Distiller.from_file(CONFIG / "event_definitions.yaml"),
+            )
+            statements = saved = 0
+            started = time.perf_counter()
+            for start in range(0, len(lines), args.batch):
+                result = manager.add_notifications(lines[start : start + args.batch])
+                statements += result.statements
+                saved += result.saved
+            seconds = time.perf_counter() - started
+            raw_seconds = raw_insert(engine, lines, args.batch)
+            engine.dispose()
+        finally:
+            cleanup()  # type: ignore[operator]
+    n = len(lines)
+    result_line = {
+        "bench": "ingest",
+        "db": sa.make_url(url).get_backend_name(),
+        "notifications": n,
+        "events": saved,
+        "per_s": round(n / seconds),
+        "statements_per_notification": round(statements / n, 4),
+        "raw_insert_per_s": round(n / raw_seconds),
+        "ratio": round((n / seconds) / (n / raw_seconds), 3),
+        "batch": args.batch,
+    }
+    print(
+        f"{result_line['db']}: {n} notifications ingested at "
+        f"{result_line['per_s']:,}/s "
+        f"({result_line['statements_per_notification']} statements each); plain bulk "
+        f"insert {result_line['raw_insert_per_s']:,}/s; ratio {result_line['ratio']}",
+        flush=True,
+    )
+    print(json.dumps(result_line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
