@@ -209,3 +209,24 @@ def test_add_notifications_distils_and_reports_rejects(
         datetime(2024, 1, 15, 10, 0, 0, 500000, UTC)
         == streams(engine)[0]["first_event"]
     )
+
+
+def test_types_round_trip_without_loss(engine: Engine) -> None:
+    precise = datetime(2024, 2, 29, 23, 59, 59, 999999, UTC)
+    traits = {
+        "big": 2**62 + 7,
+        "negative": -(2**63),
+        "ratio": 0.1 + 0.2,
+        "long_text": "x" * 70_000,  # past 255 chars and MySQL TEXT's 64 KiB
+        "unicode": "héllo ☃ 雪",
+        "precise": precise,
+    }
+    manager = TriggerManager(engine, [], FixedClock(T0))
+    manager.add_events([event(1, at=precise - timedelta(seconds=1), **traits)])
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(schema.event)).mappings().one()
+    stored = decode_traits(row["traits"])
+    for name, value in traits.items():
+        assert stored[name] == value, name
+        assert type(stored[name]) is type(value), name
+    assert row["generated"] == precise
