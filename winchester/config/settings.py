@@ -151,7 +151,7 @@ class WinchesterSettings:
             prefix="",
             what="winchester.yaml",
         )
-        base_dir = source.resolve().parent
+        base_dir = source.absolute().parent
         ctx = Context(name, base_dir, data, warn or log_warning)
         values: dict[str, Any] = {}
         for setting in SETTINGS:
