@@ -20,7 +20,7 @@ package opens nothing.
 
 from __future__ import annotations
 
-from notabene.connection import connect, redact_url
+from notabene.connection import amqp_url, connect, redact_url
 from notabene.consumer import BatchConsumer
 from notabene.deadletter import REASON as REJECT_REASON_HEADER
 from notabene.delivery import Decision, Delivery
@@ -46,6 +46,7 @@ __all__ = [
     "PublishNotConfirmed",
     "Publisher",
     "QueueSpec",
+    "amqp_url",
     "connect",
     "failed_queue_name",
     "redact_url",

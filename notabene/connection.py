@@ -42,12 +42,16 @@ import os
 import socket
 import threading
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from kombu.connection import Connection
 from kombu.exceptions import OperationalError
 
-from notabene.exceptions import BrokerConfigError, BrokerUnavailable
+from notabene.exceptions import (
+    BrokerConfigError,
+    BrokerUnavailable,
+    PublishNotConfirmed,
+)
 from notabene.retry import Backoff
 from notabene.transport.filesystem import Transport as FilesystemTransport
 from notabene.transport.memory import Transport as MemoryTransport
@@ -55,6 +59,7 @@ from stacktach.exceptions import ConfigError
 
 __all__ = [
     "SCHEMES",
+    "amqp_url",
     "connect",
     "establish",
     "filesystem_folders",
@@ -99,6 +104,26 @@ def redact_url(url: str) -> str:
         host = f"{host}:{parts.port}"
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def amqp_url(
+    host: str = "localhost",
+    port: int = 5672,
+    user: str = "guest",
+    password: str = "guest",
+    vhost: str = "/",
+    *,
+    ssl: bool = False,
+) -> str:
+    """Build a broker URL from separate settings (the older ``yagi.conf`` keys).
+
+    User, password and vhost are percent-encoded, so any characters work;
+    ``vhost="/"`` gives the usual ``...:5672//``.
+    """
+    scheme = "amqps" if ssl else "amqp"
+    credentials = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    path = "/" if vhost == "/" else quote(vhost, safe="")
+    return f"{scheme}://{credentials}@{host}:{port}/{path}"
 
 
 def filesystem_folders(root: str | os.PathLike[str]) -> dict[str, str]:
@@ -203,6 +228,8 @@ def is_recoverable(conn: Connection, exc: BaseException) -> bool:
     """True if ``exc`` means "broker away, try again", not a bug or bad config."""
     if is_config_error(exc):
         return False
+    if isinstance(exc, PublishNotConfirmed):
+        return True
     kinds: tuple[type[BaseException], ...] = (
         *conn.recoverable_connection_errors,
         *conn.recoverable_channel_errors,

@@ -44,11 +44,11 @@ re-raises it. A lost connection drops the buffered messages (the broker
 redelivers them), reconnects under ``backoff`` and carries on: delivery is
 at-least-once, so make the callback idempotent.
 
-**Stopping.** :meth:`stop` may be called from a signal handler or another
-thread. The batch being handled is finished and settled; messages received but
-not yet handed out are returned to the queue when the connection closes. If
-heartbeats are enabled (``?heartbeat=60`` on the URL) a callback must not take
-longer than the heartbeat interval.
+**Stopping.** :meth:`stop` (from another thread, or from SIGTERM/SIGINT via
+:meth:`install_signal_handlers`) lets the batch being handled finish and be
+settled; messages received but not handed out return to the queue when the
+connection closes. With heartbeats on (``?heartbeat=60``) a callback must not
+run longer than the heartbeat interval.
 """
 
 from __future__ import annotations
@@ -68,17 +68,19 @@ from kombu.messaging import Consumer
 
 from notabene.connection import (
     config_error,
+    connect,
     discard,
     establish,
     is_config_error,
     is_recoverable,
     redact_url,
 )
-from notabene.deadletter import dead_letter
-from notabene.delivery import Decision, Delivery
+from notabene.delivery import Delivery
 from notabene.exceptions import BrokerUnavailable
 from notabene.retry import Attempts, Backoff
 from notabene.sender import ChannelSender
+from notabene.settle import settle
+from notabene.signals import STOP_SIGNALS, install_stop_handlers
 from notabene.stats import ConsumerStats
 from notabene.topology import QueueSpec, declare_queues
 from stacktach.exceptions import PermanentError, RecoverableError
@@ -91,7 +93,6 @@ Callback = Callable[[list[Delivery]], None]
 
 #: Longest single wait inside the loop: bounds how late stop() is noticed.
 TICK = 0.2
-UNSETTLED_REASON = "not settled by the callback"
 
 
 class _CallbackFailed(Exception):
@@ -137,8 +138,10 @@ class BatchConsumer:
             raise ValueError("max_wait must be >= 0")
         if unsettled not in ("ack", "reject"):
             raise ValueError("unsettled must be 'ack' or 'reject'")
+        connect(url)  # a bad URL is a ConfigError now, not when run() starts
         self.url = url
         self.specs = {spec.name: spec for spec in queues}
+        self._dead_letter_queues = {s.name for s in queues if s.dead_letter}
         self.callback = callback
         self.max_messages = max_messages
         self.max_wait = max_wait
@@ -149,7 +152,8 @@ class BatchConsumer:
         )
         self.unsettled = unsettled
         self.stats = ConsumerStats()
-        self._options = dict(transport_options or {})
+        # Dead letters are confirmed by notabene.sender, not message by message.
+        self._options = {**(transport_options or {}), "confirm_publish": False}
         self._clock = clock or (lambda: datetime.now(UTC))
         self._stop = threading.Event()
         self._running = threading.Lock()
@@ -170,27 +174,21 @@ class BatchConsumer:
         return self._stop.is_set()
 
     def stop(self) -> None:
-        """Ask :meth:`run` to return (safe from signal handlers and other threads)."""
+        """Ask :meth:`run` to return; a stopped consumer stays stopped.
+
+        Safe from other threads; from a signal handler use
+        :meth:`install_signal_handlers`.
+        """
         self._stop.set()
 
     def install_signal_handlers(
-        self, signals: Iterable[signal.Signals] = (signal.SIGTERM, signal.SIGINT)
+        self, signals: Iterable[signal.Signals] = STOP_SIGNALS
     ) -> Callable[[], None]:
-        """Make ``signals`` call :meth:`stop`; return a function restoring the old ones.
+        """Make SIGTERM/SIGINT call :meth:`stop`; return a function undoing that.
 
-        Must be called from the main thread (a Python rule for signal handlers).
+        Call it from the main thread; see :mod:`notabene.signals`.
         """
-
-        def handler(signum: int, frame: Any) -> None:
-            self.stop()
-
-        previous = {sig: signal.signal(sig, handler) for sig in signals}
-
-        def restore() -> None:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-        return restore
+        return install_stop_handlers(self.stop, signals)
 
     # -- the loop ----------------------------------------------------------
 
@@ -223,40 +221,42 @@ class BatchConsumer:
             self._conn = conn
             try:
                 self._serve(conn, reconnect)
-            except _CallbackFailed as failed:
-                self._conn = None
-                self._buffer.clear()
-                discard(conn)
-                raise failed.error from None
             except Exception as exc:
-                self._conn = None
-                self._buffer.clear()
                 discard(conn)
-                if is_config_error(exc):
-                    raise config_error(self.url, exc, "the topology") from exc
-                if not is_recoverable(conn, exc):
-                    raise
-                self.stats.reconnects += 1
-                delay = reconnect.failed()
-                if delay is None:
-                    if self._stop.is_set():
-                        return
-                    raise BrokerUnavailable(
-                        redact_url(self.url), reconnect.failures, exc
-                    ) from exc
-                LOG.warning(
-                    "lost broker %s (%s: %s); unacked messages will be "
-                    "redelivered; reconnecting in %.1fs",
-                    redact_url(self.url),
-                    type(exc).__name__,
-                    exc,
-                    delay,
-                )
-                reconnect.wait(delay)
+                self._after_failure(conn, exc, reconnect)
             else:
-                self._conn = None
-                self._buffer.clear()
                 conn.release()
+            finally:
+                self._conn = None
+                self._buffer.clear()  # unacked: the broker redelivers them
+
+    def _after_failure(
+        self, conn: Connection, exc: Exception, reconnect: Attempts
+    ) -> None:
+        """Re-raise what ended the connection, or wait before reconnecting."""
+        if isinstance(exc, _CallbackFailed):
+            raise exc.error from None
+        if is_config_error(exc):
+            raise config_error(self.url, exc, "the topology") from exc
+        if not is_recoverable(conn, exc):
+            raise exc
+        self.stats.reconnects += 1
+        delay = reconnect.failed()
+        if delay is None:
+            if self._stop.is_set():
+                return
+            raise BrokerUnavailable(
+                redact_url(self.url), reconnect.failures, exc
+            ) from exc
+        LOG.warning(
+            "lost broker %s (%s: %s); unacked messages will be redelivered; "
+            "reconnecting in %.1fs",
+            redact_url(self.url),
+            type(exc).__name__,
+            exc,
+            delay,
+        )
+        reconnect.wait(delay)
 
     def _serve(self, conn: Connection, reconnect: Attempts) -> None:
         amqp = conn.transport.driver_type == "amqp"
@@ -370,39 +370,11 @@ class BatchConsumer:
                 )
                 raise _CallbackFailed(exc) from exc
             break
-        self._settle(batch, sender)
-
-    def _settle(self, batch: list[Delivery], sender: ChannelSender) -> None:
-        for delivery in batch:
-            if delivery.decision is None:
-                if self.unsettled == "ack":
-                    delivery.ack()
-                else:
-                    delivery.reject(UNSETTLED_REASON)
-        rejected = [d for d in batch if d.decision is Decision.REJECT]
-        dead = [d for d in rejected if self.specs[d.queue].dead_letter]
-        if dead:
-            now = self._clock()
-            sender.send([dead_letter(d, now) for d in dead])
-        for delivery in batch:
-            if delivery.decision is Decision.REJECT and not (
-                self.specs[delivery.queue].dead_letter
-            ):
-                delivery.message.reject(requeue=False)
-            else:
-                delivery.message.ack()
-        if rejected:
-            LOG.warning(
-                "rejected %d of %d message(s) (%d dead-lettered); first: %s from "
-                "%s: %s",
-                len(rejected),
-                len(batch),
-                len(dead),
-                rejected[0].message_id,
-                rejected[0].queue,
-                rejected[0].reason,
-            )
-        self.stats.batches += 1
-        self.stats.acked += len(batch) - len(rejected)
-        self.stats.rejected += len(rejected)
-        self.stats.dead_lettered += len(dead)
+        settle(
+            batch,
+            dead_letter_queues=self._dead_letter_queues,
+            sender=sender,
+            unsettled=self.unsettled,
+            now=self._clock,
+            stats=self.stats,
+        )

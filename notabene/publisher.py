@@ -36,6 +36,7 @@ from kombu.connection import Connection
 from notabene import codec
 from notabene.connection import (
     config_error,
+    connect,
     discard,
     establish,
     is_config_error,
@@ -81,7 +82,11 @@ class Publisher:
         confirm_timeout: float = 30.0,
     ) -> None:
         options = dict(transport_options or {})
-        requested = options.pop("confirm_publish", None)
+        in_url = (connect(url).transport_options or {}).get("confirm_publish")
+        requested = options.pop("confirm_publish", in_url)
+        # Confirms are done here, windowed (see notabene.sender); kombu's own
+        # option would make py-amqp wait for each message in turn.
+        options["confirm_publish"] = False
         self.url = url
         self.exchange = exchange
         self.exchange_type = exchange_type
@@ -134,6 +139,12 @@ class Publisher:
             try:
                 self._sender = self._prepare(conn)
                 self._conn = conn
+                LOG.info(
+                    "publishing to exchange %r on %s, confirms %s",
+                    self.exchange,
+                    redact_url(self.url),
+                    "on" if self._sender.confirms else "off",
+                )
                 return
             except Exception as exc:
                 discard(conn)

@@ -103,12 +103,13 @@ class ChannelSender:
         properties: dict[str, Any] = {"delivery_mode": PERSISTENT}
         if message.message_id:
             properties["message_id"] = message.message_id
+        # None rather than empty values: AMQP then leaves those properties out.
         prepared = self.channel.prepare_message(
             message.body,
-            0,
+            None,
             message.content_type,
             message.content_encoding,
-            dict(message.headers) if message.headers else {},
+            dict(message.headers) if message.headers else None,
             properties,
         )
         self.channel.basic_publish(prepared, message.exchange, message.routing_key)

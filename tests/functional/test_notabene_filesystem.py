@@ -98,6 +98,9 @@ class Child:
     def wait(self) -> int:
         return self.proc.wait(TIMEOUT)
 
+    def terminate(self) -> None:
+        self.proc.terminate()
+
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
@@ -174,3 +177,20 @@ def test_messages_held_by_a_killed_consumer_are_redelivered(tmp_path: Path) -> N
     assert got == Counter(range(100))
     assert redelivered == set(held)
     assert queue_files(tmp_path / "broker") == []
+
+
+def test_sigterm_stops_a_consumer_process_cleanly(tmp_path: Path) -> None:
+    url = f"filesystem://{tmp_path}/broker"
+    consumer = Child(CONSUMER, url, "nova", "1000000", "ack")
+    try:
+        assert consumer.read_line() == "READY"
+        publish(url, "monitor.info", 0, 10)
+        records = [json.loads(consumer.read_line()) for _ in range(10)]
+        consumer.terminate()  # SIGTERM
+        assert read_until(consumer, "DONE") == []
+        assert consumer.wait() == 0
+    finally:
+        consumer.kill()
+    assert sorted(r["n"] for r in records) == list(range(10))
+    assert queue_files(tmp_path / "broker") == []
+    assert os.listdir(tmp_path / "broker" / "inflight") == []

@@ -338,3 +338,16 @@ def test_failover_url_skips_a_dead_node(rabbitmq_url: str, names: Names) -> None
     with notabene.Publisher(url, exchange=exchange, queues=[spec], backoff=FAST) as pub:
         pub.publish({"n": 1}, routing_key="k")
     assert message_count(rabbitmq_url, spec.name) == 1
+
+
+def test_confirm_publish_in_the_url_is_honoured_without_per_message_waits(
+    rabbitmq_url: str, names: Names
+) -> None:
+    exchange = names.exchange()
+    spec = notabene.QueueSpec(name=names.queue(), exchange=exchange, routing_key="k")
+    for flag, expected in (("true", True), ("false", False)):
+        url = f"{rabbitmq_url}?confirm_publish={flag}"
+        with notabene.Publisher(url, exchange=exchange, queues=[spec]) as pub:
+            assert pub.publish_batch([{"n": 1}] * 10, routing_key="k") == 10
+            assert pub.confirms is expected
+    assert message_count(rabbitmq_url, spec.name) == 20

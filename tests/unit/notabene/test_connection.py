@@ -85,3 +85,17 @@ def test_unreachable_broker_raises_broker_unavailable_without_password() -> None
     assert error.attempts == 2
     assert "topsecret" not in str(error)
     assert f"amqp://guest:***@127.0.0.1:{port}//" in str(error)
+
+
+def test_amqp_url_defaults_to_the_default_vhost() -> None:
+    assert notabene.amqp_url() == "amqp://guest:guest@localhost:5672//"
+
+
+@pytest.mark.parametrize("vhost", ["/", "nova", "/cell1"])
+def test_amqp_url_round_trips_any_characters(vhost: str) -> None:
+    url = notabene.amqp_url("rabbit", 5671, "stack tach", "p@ss:w/rd?", vhost, ssl=True)
+    conn = notabene.connect(url)
+    assert (conn.hostname, conn.port, conn.virtual_host) == ("rabbit", 5671, vhost)
+    assert (conn.userid, conn.password) == ("stack tach", "p@ss:w/rd?")
+    assert url.startswith("amqps://")
+    assert "p@ss" not in notabene.redact_url(url)

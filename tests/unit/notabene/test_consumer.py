@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 import notabene
-from notabene.consumer import UNSETTLED_REASON
 from notabene.retry import Backoff
+from notabene.settle import UNSETTLED_REASON
 from stacktach.exceptions import PermanentError, RecoverableError
 
 from .conftest import MEMORY, RunConsumer
