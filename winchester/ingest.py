@@ -62,7 +62,7 @@ from winchester.storage.values import (
     value_hash,
 )
 
-__all__ = ["IngestResult", "TriggerLike", "TriggerManager"]
+__all__ = ["IngestResult", "Prepared", "TriggerLike", "TriggerManager"]
 
 LOG = logging.getLogger(__name__)
 
@@ -138,13 +138,17 @@ class _Pending:
 
 
 @dataclass(slots=True)
-class _Prepared:
+class Prepared:
+    """A batch of events ready to store (see :meth:`TriggerManager.prepare`)."""
+
     rows: list[dict[str, Any]]
     index: list[list[tuple[int, int]]]  # per row: (name_id, value_hash)
     pending: dict[str, _Pending]
     events: list[Event]
     counters: Counter[tuple[str, str]]
     newest: datetime | None
+    received: int = 0
+    duplicates: int = 0
 
 
 class TriggerManager:
@@ -200,32 +204,50 @@ class TriggerManager:
 
     def add_events(self, events: Sequence[Event]) -> IngestResult:
         """Store ``events`` and grow their streams in one transaction."""
-        result = IngestResult(received=len(events))
         if not events:
-            return result
+            return IngestResult()
+        prepared = self.prepare(events)
+        final = run_transaction(
+            self.engine, lambda conn: self.store(conn, prepared), what="ingest batch"
+        )
+        self.record(final)
+        return final
+
+    def prepare(self, events: Sequence[Event]) -> Prepared:
+        """The work of storing ``events``, computed outside any transaction.
+
+        With :meth:`store` it lets a caller store events inside a transaction of
+        its own (the pipeline worker completes a stream and stores the events
+        its handlers emitted in one transaction).
+        """
+        result = IngestResult(received=len(events))
         prepared = self._prepare(events, result)
+        prepared.duplicates = result.duplicates
+        return prepared
+
+    def store(self, conn: Connection, prepared: Prepared) -> IngestResult:
+        """Store prepared events inside the caller's transaction (re-runnable)."""
         if prepared.newest is not None:
             self.clock.observe(prepared.newest)
         now = self.clock.now()
+        result = IngestResult(received=prepared.received, duplicates=prepared.duplicates)
+        if prepared.rows:
+            self._store(conn, prepared, now, result)
+        return result
 
-        def work(conn: Connection) -> IngestResult:
-            attempt = IngestResult(received=len(events), duplicates=result.duplicates)
-            self._store(conn, prepared, now, attempt)
-            return attempt
-
-        final = run_transaction(self.engine, work, what="ingest batch")
+    def record(self, result: IngestResult) -> None:
+        """Add a committed result to this manager's running totals."""
         self.totals.update(
-            saved=final.saved,
-            duplicates=final.duplicates,
-            streams_created=final.streams_created,
-            ready_to_fire=final.ready_to_fire,
-            late_events=final.late_events,
+            saved=result.saved,
+            duplicates=result.duplicates,
+            streams_created=result.streams_created,
+            ready_to_fire=result.ready_to_fire,
+            late_events=result.late_events,
         )
-        return final
 
     # ----------------------------------------------------- outside the transaction
 
-    def _prepare(self, events: Sequence[Event], result: IngestResult) -> _Prepared:
+    def _prepare(self, events: Sequence[Event], result: IngestResult) -> Prepared:
         unique: list[Event] = []
         seen: set[str] = set()
         for event in events:
@@ -281,12 +303,12 @@ class TriggerManager:
         self._trait_names.ids(
             self.engine, {n for e in pending.values() for n, _ in e.key}
         )
-        return _Prepared(rows, index, pending, unique, counters, newest)
+        return Prepared(rows, index, pending, unique, counters, newest, len(events))
 
     # ------------------------------------------------------ inside the transaction
 
     def _store(
-        self, conn: Connection, prep: _Prepared, now: datetime, result: IngestResult
+        self, conn: Connection, prep: Prepared, now: datetime, result: IngestResult
     ) -> None:
         new_ids = self._insert_events(conn, prep, result)
         counters: Counter[tuple[str, str]] = Counter(prep.counters)
@@ -305,7 +327,7 @@ class TriggerManager:
             result.statements += 2
 
     def _insert_events(
-        self, conn: Connection, prep: _Prepared, result: IngestResult
+        self, conn: Connection, prep: Prepared, result: IngestResult
     ) -> dict[int, int]:
         """Insert the batch's events; position in batch -> event id for the new ones."""
         statement = insert_ignore(conn, schema.event, ["message_id"]).returning(
@@ -335,7 +357,7 @@ class TriggerManager:
     def _grow_streams(
         self,
         conn: Connection,
-        prep: _Prepared,
+        prep: Prepared,
         live: dict[str, list[tuple[int, tuple[bool, ...]]]],
         new_ids: dict[int, int],
         now: datetime,
@@ -424,7 +446,7 @@ class TriggerManager:
     def _create_streams(
         self,
         conn: Connection,
-        prep: _Prepared,
+        prep: Prepared,
         live: dict[str, list[tuple[int, tuple[bool, ...]]]],
         keys: list[str],
         now: datetime,
@@ -491,7 +513,7 @@ class TriggerManager:
         return closed
 
     def _dist_trait_rows(
-        self, opened: dict[str, int], prep: _Prepared
+        self, opened: dict[str, int], prep: Prepared
     ) -> list[dict[str, Any]]:
         # Every distinguishing name was interned before the transaction began
         # (creating one now would wait on our own write lock under SQLite).

@@ -1,0 +1,72 @@
+"""Pipeline handlers for tests, importable by worker subprocesses.
+
+``SideEffectHandler`` records each commit as a row in its own table
+(``side_effect``), so a test can count how many times a stream's pipeline really
+committed - across processes - without trusting the worker's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from winchester.handlers.base import EventDict, PipelineHandler
+
+side_effects = sa.Table(
+    "side_effect",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("stream_id", sa.BigInteger, nullable=False),
+    sa.Column("events", sa.Integer, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+)
+
+
+class SideEffectHandler(PipelineHandler):
+    """Commit inserts one row per stream run; ``sleep`` slows handle_events."""
+
+    def __init__(self, url: str, sleep: float = 0.0, fail_commit: bool = False) -> None:
+        self.engine = sa.create_engine(url)
+        side_effects.create(self.engine, checkfirst=True)
+        self.sleep = sleep
+        self.fail_commit = fail_commit
+        self._pending: tuple[int, int] | None = None
+
+    def handle_events(
+        self, events: list[EventDict], env: dict[str, Any]
+    ) -> list[EventDict]:
+        self._pending = (int(env["stream_id"]), len(events))
+        if self.sleep:
+            time.sleep(self.sleep)
+        return events
+
+    def commit(self) -> None:
+        if self.fail_commit:
+            raise RuntimeError("the side effect failed")
+        assert self._pending is not None
+        stream_id, count = self._pending
+        with self.engine.begin() as conn:
+            conn.execute(
+                side_effects.insert().values(
+                    stream_id=stream_id, events=count, pid=os.getpid()
+                )
+            )
+
+    def rollback(self) -> None:
+        self._pending = None
+
+
+def runs(url: str) -> dict[int, int]:
+    """stream id -> number of committed runs."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(side_effects.c.stream_id, sa.func.count()).group_by(
+                side_effects.c.stream_id
+            )
+        ).all()
+    engine.dispose()
+    return {stream_id: count for stream_id, count in rows}

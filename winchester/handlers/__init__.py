@@ -1,0 +1,1 @@
+"""Pipeline handlers: the contract (:mod:`winchester.handlers.base`) and built-ins."""
