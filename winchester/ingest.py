@@ -230,7 +230,9 @@ class TriggerManager:
         if prepared.newest is not None:
             self.clock.observe(prepared.newest)
         now = self.clock.now()
-        result = IngestResult(received=prepared.received, duplicates=prepared.duplicates)
+        result = IngestResult(
+            received=prepared.received, duplicates=prepared.duplicates
+        )
         if prepared.rows:
             self._store(conn, prepared, now, result)
         return result

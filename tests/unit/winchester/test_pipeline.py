@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from distiller import Event
+from winchester import timex
 from winchester.clock import FixedClock
 from winchester.config.triggers import build_triggers
 from winchester.handlers.base import PipelineHandler
@@ -21,7 +22,6 @@ from winchester.storage import lifecycle, schema
 from winchester.storage.engine import connect, run_transaction
 from winchester.storage.lifecycle import Backoff
 from winchester.storage.migrate import upgrade
-from winchester import timex
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 
@@ -337,7 +337,7 @@ def test_trim_deletes_old_events_of_finished_streams_only(engine: Engine) -> Non
     world.worker.run_once()
     world.clock.set(T0 + timedelta(days=2))
     world.worker.trim = None
-    world.worker.run_once()  # i-2's stream expires -> completed too? no: expire_pipeline runs
+    world.worker.run_once()  # i-2's stream expires: the expire pipeline completes it
     world.worker.trim = TrimSettings(timex.compile("$timestamp - 1d"), 100)
     with engine.begin() as conn:  # reopen i-2's stream to check open streams are safe
         conn.execute(
