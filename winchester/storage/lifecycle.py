@@ -96,12 +96,27 @@ def claim(
     """Claim up to ``limit`` streams ready to fire (or expire); run in a transaction.
 
     Ready to fire: ``active`` or ``retry_fire`` with ``fire_timestamp <= now``.
-    Ready to expire: ``active`` or ``retry_expire`` with ``expire_timestamp <= now``.
+    Ready to expire: ``retry_expire``, or ``active`` and not ready to fire, with
+    ``expire_timestamp <= now``.
     A retry waits until its ``retry_after`` (wall clock) has passed.
     """
     stream = schema.stream
     target, states = _CLAIM[kind]
     due = stream.c.fire_timestamp if kind == FIRE else stream.c.expire_timestamp
+    conditions = [
+        stream.c.state.in_([int(s) for s in states]),
+        due <= now,
+        sa.or_(stream.c.retry_after.is_(None), stream.c.retry_after <= wall),
+    ]
+    if kind == EXPIRE:
+        # A stream whose fire criteria were met fires; it does not expire, even
+        # when a backlog lets its expiry pass first.
+        conditions.append(
+            sa.or_(
+                stream.c.state == int(StreamState.RETRY_EXPIRE),
+                stream.c.fire_timestamp.is_(None),
+            )
+        )
     query = (
         sa.select(
             stream.c.id,
@@ -109,11 +124,7 @@ def claim(
             stream.c.attempts,
             stream.c.distinguishing_traits,
         )
-        .where(
-            stream.c.state.in_([int(s) for s in states]),
-            due <= now,
-            sa.or_(stream.c.retry_after.is_(None), stream.c.retry_after <= wall),
-        )
+        .where(*conditions)
         .order_by(due)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -355,3 +355,13 @@ def test_trim_deletes_old_events_of_finished_streams_only(engine: Engine) -> Non
         ).scalar()
     assert left == ["m-2"]
     assert index == 1  # m-1's index row went with it
+
+
+def test_a_stream_ready_to_fire_fires_even_when_past_its_expiry(engine: Engine) -> None:
+    world = World(engine, batch_size=1)
+    world.add(1, "compute.instance.exists")
+    world.clock.set(T0 + timedelta(hours=5))  # past $last + 1h as well
+    world.worker.run_once()
+    handled = [call[1][1] for call in world.fire.calls if call[0] == "handle"]
+    assert handled == ["firing"]
+    assert world.expire.calls == []
