@@ -161,13 +161,16 @@ stream = sa.Table(
     sa.Index(None, "trigger_name", "state"),
 )
 
+# One row per distinguishing trait of a stream (a few per stream, not per event):
+# keyed by stream so completing a stream deletes its rows without scanning, with
+# a second index for the API's lookups.
 stream_dist_trait = sa.Table(
     "stream_dist_trait",
     metadata,
-    sa.Column("name_id", sa.Integer, primary_key=True),
-    sa.Column("value_hash", sa.BigInteger, primary_key=True),
     sa.Column("stream_id", sa.BigInteger, primary_key=True),
-    sqlite_with_rowid=False,
+    sa.Column("name_id", sa.Integer, primary_key=True),
+    sa.Column("value_hash", sa.BigInteger, nullable=False),
+    sa.Index(None, "name_id", "value_hash"),
 )
 
 stream_event = sa.Table(

@@ -101,13 +101,15 @@ def upgrade() -> None:
     op.create_index("ix_stream_trigger_name_state", "stream", ["trigger_name", "state"])
     op.create_table(
         "stream_dist_trait",
+        sa.Column("stream_id", sa.BigInteger, nullable=False),
         sa.Column("name_id", sa.Integer, nullable=False),
         sa.Column("value_hash", sa.BigInteger, nullable=False),
-        sa.Column("stream_id", sa.BigInteger, nullable=False),
-        sa.PrimaryKeyConstraint(
-            "name_id", "value_hash", "stream_id", name="pk_stream_dist_trait"
-        ),
-        sqlite_with_rowid=False,
+        sa.PrimaryKeyConstraint("stream_id", "name_id", name="pk_stream_dist_trait"),
+    )
+    op.create_index(
+        "ix_stream_dist_trait_name_id_value_hash",
+        "stream_dist_trait",
+        ["name_id", "value_hash"],
     )
     op.create_table(
         "stream_event",
