@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""End-to-end ingest: RabbitMQ -> W yagi-event processes (archiving on) -> MariaDB.
+
+Publishes N notigen notifications to a fresh exchange and queue on the local
+RabbitMQ, starts W ``yagi-event`` processes (chain: shoebox archive, winchester)
+into a fresh MariaDB database, and measures from the first event stored to the
+last (polling the database every 50 ms), then stops them with SIGTERM.
+
+    .venv/bin/python bench/e2e_ingest.py [--workers 1] [--notifications 20000]
+        [--broker amqp://guest:guest@127.0.0.1:5672//] [--db mysql]
+
+Prints a summary, then a final JSON line::
+
+    {"bench": "e2e_ingest", "workers": W, "notifications": N, "per_s": X}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import sqlalchemy as sa  # noqa: E402
+from ingest import database  # noqa: E402
+
+import notabene  # noqa: E402
+from distiller import Distiller, NotificationRejected  # noqa: E402
+from winchester.storage import schema  # noqa: E402
+from winchester.storage.engine import connect  # noqa: E402
+from winchester.storage.migrate import upgrade  # noqa: E402
+
+SHARED = Path(os.environ.get("STACKTACH_SHARED", ROOT.parent / "shared"))
+CONFIG = SHARED / "corpus" / "config"
+
+
+def count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                sa.select(sa.func.count()).select_from(schema.event)
+            ).scalar_one()
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--notifications", type=int, default=20_000)
+    parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672//")
+    parser.add_argument("--db", default="mysql")
+    parser.add_argument("--batch", type=int, default=500, help="max_messages per batch")
+    args = parser.parse_args()
+
+    name = f"stt_bench_{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        traffic = scratch / "traffic.jsonl"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "notigen.cli",
+                "--seed",
+                "2",
+                "--instances",
+                "200",
+                "--count",
+                str(args.notifications),
+                "--out",
+                str(traffic),
+            ],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        lines = [line for line in traffic.read_bytes().splitlines() if line.strip()]
+        distiller = Distiller.from_file(CONFIG / "event_definitions.yaml")
+        expected = set()
+        for line in lines:
+            try:
+                event = distiller.distill_json(line)
+            except NotificationRejected:
+                continue
+            if event is not None:
+                expected.add(event.message_id)
+        url, cleanup = database(args.db, scratch)
+        spec = notabene.QueueSpec(name=name, exchange=name, routing_key=name)
+        try:
+            engine = connect(url)
+            upgrade(engine)
+            with notabene.Publisher(args.broker, exchange=name, queues=[spec]) as pub:
+                for start in range(0, len(lines), 1000):
+                    pub.publish_batch(lines[start : start + 1000], routing_key=name)
+            (scratch / "winchester.yaml").write_text(
+                f"database: {{url: '{url}'}}\n"
+                f"distiller_config: {CONFIG / 'event_definitions.yaml'}\n"
+                f"trigger_definitions: {CONFIG / 'triggers.yaml'}\n"
+                "clock: event\n"
+            )
+            config = scratch / "yagi.conf"
+            config.write_text(
+                f"[rabbit_broker]\nurl = {args.broker}\n[consumers]\nqueues = {name}\n"
+                f"[consumer:{name}]\napps = winchester, shoebox\nexchange = {name}\n"
+                f"routing_key = {name}\nmax_messages = {args.batch}\nmax_wait = 0.2\n"
+                f"[winchester]\nconfig_file = {scratch / 'winchester.yaml'}\n"
+                f"[shoebox]\ndestination_folder = {scratch / 'archive'}\n"
+                f"working_directory = {scratch / 'work-<pid>'}\n"
+                "[logging]\ndefault_level = WARNING\n"
+            )
+            workers = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "yagi.cli", "-c", str(config)], cwd=ROOT
+                )
+                for _ in range(args.workers)
+            ]
+            first = None
+            deadline = time.monotonic() + 900
+            while time.monotonic() < deadline:
+                stored = count(engine)
+                if stored and first is None:
+                    first = time.perf_counter()
+                if stored >= len(expected):
+                    break
+                time.sleep(0.05)
+            last = time.perf_counter()
+            for process in workers:
+                process.send_signal(signal.SIGTERM)
+            for process in workers:
+                process.wait(timeout=60)
+            stored = count(engine)
+            engine.dispose()
+        finally:
+            with notabene.connect(args.broker) as conn:
+                channel = conn.channel()
+                for queue in (name, f"{name}.failed"):
+                    channel.queue_delete(queue)
+                channel.exchange_delete(name)
+            cleanup()  # type: ignore[operator]
+    if first is None or stored < len(expected):
+        sys.exit(f"only {stored} of {len(expected)} events stored")
+    seconds = last - first
+    result = {
+        "bench": "e2e_ingest",
+        "workers": args.workers,
+        "notifications": len(lines),
+        "events": stored,
+        "per_s": round(len(lines) / seconds),
+        "seconds": round(seconds, 2),
+        "archive": True,
+        "db": "mysql" if args.db == "mysql" else args.db,
+    }
+    print(
+        f"{args.workers} yagi-event process(es): {len(lines)} notifications consumed, "
+        f"archived and stored at {result['per_s']:,}/s",
+        flush=True,
+    )
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Newline-delimited JSON records (the production format, gzipped on roll).
+
+One record per line, always one of three shapes, ``metadata`` first::
+
+    {"metadata":{"k":"v"},"notification":<the body, byte for byte>}
+    {"metadata":{"k":"v"},"body":"<the body as a JSON string>"}
+    {"metadata":{"k":"v"},"body_b64":"<the body in base64>"}
+
+* ``notification`` is used when the body is UTF-8, valid JSON (no ``NaN``) and
+  holds no line break: the body's own bytes are copied into the line, so a
+  reader gets them back exactly and ``jq`` sees the parsed notification.
+* ``body`` is used for other UTF-8 text (not JSON, or pretty-printed JSON over
+  several lines).
+* ``body_b64`` is used for bytes that are not UTF-8.
+
+Metadata is written compactly (``","`` and ``":"`` separators, ASCII escapes)
+so a reader can find where the embedded body starts. Lines written by the
+original StackTach (a bare notification per line) are read as records with
+empty metadata.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
+
+from shoebox.exceptions import CorruptArchive
+from shoebox.formats.base import Record
+
+__all__ = ["JsonFormat"]
+
+_BODY_KEYS = ("notification", "body", "body_b64")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _is_embeddable(body: bytes) -> bool:
+    """True when ``body`` can be copied verbatim into a JSON line."""
+    if b"\n" in body or b"\r" in body or not body.strip():
+        return False
+    try:
+        json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+        return False
+    return True
+
+
+def _metadata_prefix(metadata: Mapping[str, str]) -> bytes:
+    meta = json.dumps(metadata, ensure_ascii=True, separators=(",", ":"))
+    return b'{"metadata":' + meta.encode("ascii") + b","
+
+
+class JsonFormat:
+    """Newline-delimited JSON, one record per line (see the module docstring)."""
+
+    name = "json"
+    suffix = ".json"
+    default_template = "%Y%m%d-[[TIMESTAMP]]-stv3-[[CRC]].json"
+    compress = True
+
+    def encode(self, record: Record) -> bytes:
+        """The record's line, newline included."""
+        return (
+            _metadata_prefix(record.metadata) + self.encode_body(record.body) + b"}\n"
+        )
+
+    def encode_body(self, body: bytes) -> bytes:
+        """The body's member of a line: ``"notification":...``, ``"body":...`` or
+        ``"body_b64":...`` (see the module docstring)."""
+        if _is_embeddable(body):
+            return b'"notification":' + body
+        try:
+            member = {"body": body.decode("utf-8")}
+        except UnicodeDecodeError:
+            member = {"body_b64": base64.b64encode(body).decode("ascii")}
+        text = json.dumps(member, ensure_ascii=True, separators=(",", ":"))
+        return text[1:-1].encode("ascii")
+
+    def decode(self, stream: BinaryIO, path: str) -> Iterator[Record]:
+        """Records of ``stream``; ``CorruptArchive`` with the line number if bad."""
+        number = 0
+        for line in stream:
+            number += 1
+            if not line.endswith(b"\n"):
+                raise CorruptArchive(
+                    path, "truncated record (no newline at the end)", line=number
+                )
+            if not line.strip():
+                continue
+            yield self.decode_line(line, path, number)
+
+    def decode_line(self, line: bytes, path: str, number: int) -> Record:
+        """Decode one line (newline optional)."""
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise CorruptArchive(path, f"not JSON: {exc}", line=number) from None
+        keys = set(obj) if isinstance(obj, dict) else set()
+        found = [key for key in _BODY_KEYS if key in keys]
+        if "metadata" not in keys or len(found) != 1 or len(keys) != 2:
+            # A line of the original's format: the notification alone.
+            return Record(line.rstrip(b"\r\n"), {})
+        metadata = obj["metadata"]
+        if not isinstance(metadata, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+        ):
+            raise CorruptArchive(
+                path, "metadata is not an object of strings", line=number
+            )
+        key = found[0]
+        value = obj[key]
+        if key == "notification":
+            return Record(_embedded_body(line, metadata, value), metadata)
+        if not isinstance(value, str):
+            raise CorruptArchive(path, f"{key!r} is not a string", line=number)
+        if key == "body":
+            try:
+                return Record(value.encode("utf-8"), metadata)
+            except UnicodeEncodeError as exc:
+                raise CorruptArchive(path, f"body: {exc}", line=number) from None
+        try:
+            return Record(base64.b64decode(value, validate=True), metadata)
+        except binascii.Error as exc:
+            raise CorruptArchive(path, f"body_b64: {exc}", line=number) from None
+
+    def valid_length(self, stream: BinaryIO) -> tuple[int, int]:
+        """Complete lines and their size: a torn last line is not counted."""
+        records = size = 0
+        for line in stream:
+            if not line.endswith(b"\n"):
+                break
+            size += len(line)
+            if line.strip():
+                records += 1
+        return records, size
+
+
+def _embedded_body(line: bytes, metadata: dict[str, str], value: Any) -> bytes:
+    """The body bytes as written; re-encoded only for lines from another writer."""
+    prefix = _metadata_prefix(metadata) + b'"notification":'
+    end = line.rstrip(b"\r\n")
+    if line.startswith(prefix) and end.endswith(b"}"):
+        return end[len(prefix) : -1]
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

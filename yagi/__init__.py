@@ -1,0 +1,1 @@
+"""yagi-event: consume notifications, archive them, turn them into events."""

@@ -1,0 +1,1 @@
+"""yagi handlers: the chain contract (:mod:`yagi.handlers.base`) and built-ins."""

@@ -1,0 +1,85 @@
+"""``winchester`` handler: distil the batch and store it in one transaction.
+
+``[winchester] config_file`` (``[winchester:<queue>]`` overrides) names the
+``winchester.yaml``. Each notification becomes an event with a ``deployment``
+trait (the consumer's region/cell); the events of the batch, their streams and
+the duplicates check are one transaction (see :mod:`winchester.ingest`). A
+notification the distiller rejects is dead-lettered with the reason; a
+duplicate (already stored) is counted and acked. A database outage raises
+:class:`~winchester.storage.engine.DatabaseUnavailable`: the batch is held,
+unacked, and retried.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from distiller import Distiller, Event, NotificationRejected
+from stacktach.exceptions import ConfigError
+from winchester.clock import make_clock
+from winchester.config.settings import WinchesterSettings
+from winchester.config.triggers import load_triggers
+from winchester.ingest import TriggerManager
+from winchester.storage.engine import connect
+from yagi.config import ConsumerConfig, YagiConfig
+from yagi.handlers.base import Batch, YagiHandler
+
+__all__ = ["WinchesterHandler"]
+
+DEPLOYMENT_TRAIT = "deployment"
+
+
+class WinchesterHandler(YagiHandler):
+    """Distils notifications and hands the events to the trigger manager."""
+
+    name = "winchester"
+
+    def __init__(self, config: YagiConfig, consumer: ConsumerConfig) -> None:
+        super().__init__(config, consumer)
+        path = Path(
+            config.section("winchester", consumer.queue).get(
+                "config_file", "winchester.yaml"
+            )
+        )
+        settings = WinchesterSettings.load(path)
+        distiller_settings = settings.distiller_settings()
+        if distiller_settings is None:
+            raise ConfigError(
+                "distiller_config is required to ingest", source=str(path)
+            )
+        self.distiller: Distiller = distiller_settings.build()
+        triggers_path = settings.locate("trigger_definitions")
+        triggers = load_triggers(triggers_path) if triggers_path is not None else []
+        engine = connect(settings.database.url, echo=settings.database.echo_sql)
+        self.manager = TriggerManager(
+            engine, triggers, make_clock(settings.clock, engine)
+        )
+        self.counts: Counter[str] = Counter()
+
+    def handle(self, batch: Batch) -> None:
+        events: list[Event] = []
+        for item in batch.live():
+            try:
+                event = self.distiller.distill(item.notification)
+            except NotificationRejected as exc:
+                item.reject(f"distiller: {exc}")
+                continue
+            if event is None:
+                self.counts["unmatched"] += 1
+                continue
+            event.traits.setdefault(DEPLOYMENT_TRAIT, batch.deployment)
+            events.append(event)
+        if events:
+            result = self.manager.add_events(events)
+            self.counts["saved"] += result.saved
+            self.counts["duplicates"] += result.duplicates
+            self.counts["late_events"] += result.late_events
+
+    def statistics(self) -> dict[str, float]:
+        counts = {name: float(value) for name, value in self.counts.items()}
+        self.counts.clear()
+        return counts
+
+    def close(self) -> None:
+        self.manager.engine.dispose()
