@@ -1,0 +1,121 @@
+"""The yagi chain in one process, on memory:// and SQLite."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import notabene
+import shoebox
+from winchester.storage import schema
+from winchester.storage.engine import connect
+from winchester.storage.migrate import upgrade
+from winchester.storage.values import decode_traits
+from yagi import config as yagi_config
+from yagi.worker import YagiWorker
+
+
+def notification(n: int, event_type: str = "compute.instance.update") -> dict[str, Any]:
+    return {
+        "event_type": event_type,
+        "message_id": f"m-{n}",
+        "timestamp": f"2024-01-01 00:00:{n:02d}.000000",
+        "publisher_id": "compute.h1",
+        "payload": {"instance_id": "i-1", "memory_mb": 512},
+    }
+
+
+@pytest.fixture
+def world(tmp_path: Path, corpus_config: Path) -> dict[str, Any]:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = connect(url)
+    upgrade(engine)
+    engine.dispose()
+    (tmp_path / "winchester.yaml").write_text(
+        f"database: {{url: '{url}'}}\n"
+        f"distiller_config: {corpus_config / 'event_definitions.yaml'}\n"
+        f"trigger_definitions: {corpus_config / 'triggers.yaml'}\n"
+    )
+    queue = f"q{time.monotonic_ns()}"
+    (tmp_path / "yagi.conf").write_text(
+        f"[rabbit_broker]\nurl = memory://\n[consumers]\nqueues = {queue}\n"
+        # winchester listed first: the archive must still run first
+        f"[consumer:{queue}]\n"
+        "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n"
+        f"exchange = {queue}\nrouting_key = {queue}\n"
+        "max_wait = 0.05\ndeployment = cell-9\n"
+        f"[winchester]\nconfig_file = {tmp_path / 'winchester.yaml'}\n"
+        f"[shoebox]\ndestination_folder = {tmp_path / 'archive'}\n"
+        f"working_directory = {tmp_path / 'work-<pid>'}\n"
+        "[discard_filters]\nwinchester = compute.instance.exists*\n"
+    )
+    return {"url": url, "queue": queue, "conf": tmp_path / "yagi.conf", "tmp": tmp_path}
+
+
+def run(world: dict[str, Any], bodies: list[bytes]) -> YagiWorker:
+    worker = YagiWorker(yagi_config.load([world["conf"]]))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    spec = notabene.QueueSpec(
+        name=world["queue"], exchange=world["queue"], routing_key=world["queue"]
+    )
+    with notabene.Publisher(
+        "memory://", exchange=world["queue"], queues=[spec]
+    ) as publisher:
+        publisher.publish_batch(bodies, routing_key=world["queue"])
+    time.sleep(1.0)
+    worker.stop()
+    thread.join(10)
+    return worker
+
+
+def stored(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    engine = connect(world["url"])
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(schema.event.c.message_id, schema.event.c.traits)
+        ).all()
+    engine.dispose()
+    return {mid: decode_traits(traits) for mid, traits in rows}
+
+
+def test_archive_first_then_events_with_deployment_discards_and_envelopes(
+    world: dict[str, Any],
+) -> None:
+    envelope = {"oslo.version": "2.0", "oslo.message": json.dumps(notification(2))}
+    bodies = [
+        json.dumps(notification(1)).encode(),
+        json.dumps(envelope).encode(),
+        json.dumps(notification(3, "compute.instance.exists")).encode(),  # discarded
+        b"{broken",
+    ]
+    worker = run(world, bodies)
+    events = stored(world)
+    assert set(events) == {"m-1", "m-2"}
+    assert events["m-1"]["deployment"] == "cell-9"
+    assert [type(h).__name__ for h in worker.chains[world["queue"]].handlers] == [
+        "ArchiveHandler",
+        "WinchesterHandler",
+    ]
+    archived = [
+        record
+        for path in sorted((world["tmp"] / "archive").glob("*.gz"))
+        for record in shoebox.read(path)
+    ]
+    assert sorted(r.body for r in archived) == sorted(
+        bodies[:3]
+    )  # poison: rejects only
+    assert {r.metadata["deployment"] for r in archived} == {"cell-9"}
+    rejects = [
+        record
+        for path in sorted((world["tmp"] / "archive" / "rejects").glob("*.gz"))
+        for record in shoebox.read(path)
+    ]
+    assert [r.body for r in rejects] == [b"{broken"]
+    assert rejects[0].metadata["reason"].startswith("not JSON")
