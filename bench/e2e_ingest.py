@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from ingest import database  # noqa: E402
+from ingest import database, notigen_lines  # noqa: E402
 
 import notabene  # noqa: E402
 from distiller import Distiller, NotificationRejected  # noqa: E402
@@ -65,26 +65,7 @@ def main() -> None:
     name = f"stt_bench_{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        traffic = scratch / "traffic.jsonl"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "notigen.cli",
-                "--seed",
-                "2",
-                "--instances",
-                "200",
-                "--count",
-                str(args.notifications),
-                "--out",
-                str(traffic),
-            ],
-            check=True,
-            capture_output=True,
-            cwd=ROOT,
-        )
-        lines = [line for line in traffic.read_bytes().splitlines() if line.strip()]
+        lines = notigen_lines(scratch, args.notifications, seed=2)
         distiller = Distiller.from_file(CONFIG / "event_definitions.yaml")
         expected = set()
         for line in lines:

@@ -69,6 +69,30 @@ def database(spec: str, scratch: Path) -> tuple[str, object]:
     return url.set(database=name).render_as_string(hide_password=False), drop
 
 
+def notigen_lines(scratch: Path, count: int, *, seed: int) -> list[bytes]:
+    """``count`` notigen notifications (200 instances, ``seed``) as JSON lines."""
+    traffic = scratch / f"traffic-{seed}.jsonl"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "notigen.cli",
+            "--seed",
+            str(seed),
+            "--instances",
+            "200",
+            "--count",
+            str(count),
+            "--out",
+            str(traffic),
+        ],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    return [line for line in traffic.read_bytes().splitlines() if line.strip()]
+
+
 def raw_insert(engine: sa.Engine, lines: list[bytes], batch: int) -> float:
     """Seconds to bulk insert one row per notification, batch per transaction."""
     metadata = sa.MetaData()
@@ -115,26 +139,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        traffic = scratch / "traffic.jsonl"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "notigen.cli",
-                "--seed",
-                "1",
-                "--instances",
-                "200",
-                "--count",
-                str(args.notifications),
-                "--out",
-                str(traffic),
-            ],
-            check=True,
-            capture_output=True,
-            cwd=ROOT,
-        )
-        lines = [line for line in traffic.read_bytes().splitlines() if line.strip()]
+        lines = notigen_lines(scratch, args.notifications, seed=1)
         url, cleanup = database(args.db, scratch)
         try:
             engine = connect(url)
