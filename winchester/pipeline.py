@@ -57,6 +57,14 @@ _ENVELOPE = ("event_type", "message_id", "timestamp")
 
 
 @dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why a stream's run failed; a permanent failure is not retried."""
+
+    reason: str
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class TrimSettings:
     """``trim_events*``: delete events older than ``age(timestamp=now)``."""
 
@@ -216,10 +224,10 @@ class PipelineWorker:
             events = lifecycle.load_events(conn, [c.id for c in claimed])
         succeeded: list[Claimed] = []
         new_events: list[dict[str, Any]] = []
-        failures: list[tuple[Claimed, str]] = []
+        failures: list[tuple[Claimed, _Failure]] = []
         for stream in claimed:
             outcome = self._run_stream(stream, events.get(stream.id, []))
-            if isinstance(outcome, str):
+            if isinstance(outcome, _Failure):
                 failures.append((stream, outcome))
             else:
                 succeeded.append(stream)
@@ -231,11 +239,14 @@ class PipelineWorker:
 
     def _run_stream(
         self, stream: Claimed, events: list[dict[str, Any]]
-    ) -> list[dict[str, Any]] | str:
-        """Run one stream's pipeline: its new events, or the reason it failed."""
+    ) -> list[dict[str, Any]] | _Failure:
+        """Run one stream's pipeline: its new events, or why it failed."""
         trigger = self.triggers.get(stream.trigger_name)
         if trigger is None:
-            return f"unknown trigger {stream.trigger_name!r}: no such trigger is loaded"
+            return _Failure(
+                f"unknown trigger {stream.trigger_name!r}: no such trigger is loaded",
+                permanent=True,
+            )
         pipeline_name = (
             trigger.fire_pipeline
             if stream.kind == lifecycle.FIRE
@@ -245,8 +256,9 @@ class PipelineWorker:
             return []  # nothing to run: done (as the original)
         handlers = self.pipelines.get(pipeline_name)
         if handlers is None:
-            return (
-                f"unknown pipeline {pipeline_name!r} (trigger {stream.trigger_name!r})"
+            return _Failure(
+                f"unknown pipeline {pipeline_name!r} (trigger {stream.trigger_name!r})",
+                permanent=True,
             )
         env: dict[str, Any] = {
             "stream_id": stream.id,
@@ -276,7 +288,7 @@ class PipelineWorker:
                         stream.id,
                         type(handler).__name__,
                     )
-            return f"{type(exc).__name__} in handle_events: {exc}"
+            return _Failure(f"{type(exc).__name__} in handle_events: {exc}")
         for handler in handlers:
             try:
                 handler.commit()
@@ -289,7 +301,7 @@ class PipelineWorker:
                     exc,
                 )
                 kind = type(handler).__name__
-                return f"commit of {kind} failed: {type(exc).__name__}: {exc}"
+                return _Failure(f"commit of {kind} failed: {type(exc).__name__}: {exc}")
         return [event for event in current if event.get("message_id") not in known]
 
     def _finish(self, streams: list[Claimed], new_events: list[dict[str, Any]]) -> None:
@@ -317,22 +329,22 @@ class PipelineWorker:
                 "fired" if by_id[stream_id].kind == lifecycle.FIRE else "expired"
             ] += 1
 
-    def _fail(self, failures: list[tuple[Claimed, str]]) -> None:
+    def _fail(self, failures: list[tuple[Claimed, _Failure]]) -> None:
         wall = self.wall()
 
         def work(conn: Connection) -> dict[int, Any]:
             outcome: dict[int, Any] = {}
-            for stream, reason in failures:
-                permanent = reason.startswith("unknown ")
+            for stream, failure in failures:
                 outcome.update(
                     lifecycle.fail(
                         conn,
                         [stream],
-                        reason,
+                        failure.reason,
                         owner=self.name,
                         wall=wall,
+                        # a permanent failure uses up the attempts: straight to error
                         max_attempts=stream.attempts
-                        if permanent
+                        if failure.permanent
                         else self.max_attempts,
                         backoff=self.backoff,
                     )
