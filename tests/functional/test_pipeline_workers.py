@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from distiller import Event
-from tests.support.handlers import runs
+from tests.support.handlers import create_table, runs
 from winchester.clock import FixedClock
 from winchester.config.triggers import build_triggers
 from winchester.ingest import TriggerManager
@@ -46,6 +46,7 @@ def prepare(url: str, streams: int, events_per_stream: int = 3) -> list[int]:
     """``streams`` streams ready to fire; returns their ids."""
     engine = connect(url)
     upgrade(engine)
+    create_table(engine)
     manager = TriggerManager(engine, build_triggers([TRIGGER]), FixedClock(T0))
     batch: list[Event] = []
     for n in range(streams):

@@ -25,12 +25,21 @@ side_effects = sa.Table(
 )
 
 
+def create_table(engine: sa.Engine) -> None:
+    """Create ``side_effect`` unless it exists (workers start at once: one wins)."""
+    try:
+        side_effects.create(engine, checkfirst=True)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError) as exc:
+        if "already exists" not in str(exc):
+            raise
+
+
 class SideEffectHandler(PipelineHandler):
     """Commit inserts one row per stream run; ``sleep`` slows handle_events."""
 
     def __init__(self, url: str, sleep: float = 0.0, fail_commit: bool = False) -> None:
         self.engine = sa.create_engine(url)
-        side_effects.create(self.engine, checkfirst=True)
+        create_table(self.engine)
         self.sleep = sleep
         self.fail_commit = fail_commit
         self._pending: tuple[int, int] | None = None
