@@ -78,6 +78,28 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+#: Override with STACKTACH_RABBITMQ_URL (tox passes STACKTACH_* through).
+DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> str:
+    """URL of a RabbitMQ that answers; skip (fail under CI) when there is none."""
+    import notabene
+
+    url = os.environ.get("STACKTACH_RABBITMQ_URL", DEFAULT_RABBITMQ_URL)
+    conn: Any = notabene.connect(url, connect_timeout=3)
+    try:
+        conn.ensure_connection(max_retries=0, reraise_as_library_errors=False)
+        reachable, why = True, ""
+    except Exception as exc:  # any failure means "no usable RabbitMQ"
+        reachable, why = False, f": {exc}"
+    finally:
+        conn.release()
+    require(reachable, f"RabbitMQ not reachable at {notabene.redact_url(url)}{why}")
+    return url
+
+
 @pytest.fixture(scope="session")
 def mysql_server() -> str:
     """The MariaDB/MySQL admin URL; skips (fails under CI) when it does not answer."""

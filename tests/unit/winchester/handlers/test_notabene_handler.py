@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -16,12 +15,10 @@ import pytest
 import notabene
 from notabene.retry import Backoff
 from stacktach.exceptions import ConfigError
-from tests.conftest import require
 from winchester.handlers.base import HandlerError
 from winchester.handlers.notabene import NotabeneHandler
 
 MEMORY = "memory://"
-DEFAULT_RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 WHEN = datetime(2014, 5, 1, 0, 45, 0, 805827, tzinfo=UTC)
 
 
@@ -273,22 +270,6 @@ def test_a_failed_publish_raises_from_commit_and_the_next_commit_retries(
 
 
 # ---------------------------------------------------------------- RabbitMQ
-
-
-@pytest.fixture(scope="module")
-def rabbitmq_url() -> str:
-    """A RabbitMQ that answers; skip (fail under CI=true) when there is none."""
-    url = os.environ.get("STACKTACH_RABBITMQ_URL", DEFAULT_RABBITMQ_URL)
-    conn: Any = notabene.connect(url, connect_timeout=3)
-    try:
-        conn.ensure_connection(max_retries=0, reraise_as_library_errors=False)
-        reachable = True
-    except Exception:  # any failure means "no usable RabbitMQ"
-        reachable = False
-    finally:
-        conn.release()
-    require(reachable, f"RabbitMQ not reachable at {notabene.redact_url(url)}")
-    return url
 
 
 @pytest.fixture
