@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -172,11 +172,14 @@ class TriggerManager:
 
     # ------------------------------------------------------------------ entry points
 
-    def add_notifications(self, notifications: Sequence[Any]) -> IngestResult:
+    def add_notifications(
+        self, notifications: Sequence[Any], *, traits: Mapping[str, Any] | None = None
+    ) -> IngestResult:
         """Distil ``notifications`` (dicts, or JSON text/bytes) and store the events.
 
-        Rejected notifications are listed in ``result.rejected`` as
-        ``(index in the batch, reason)``; the rest of the batch is stored.
+        ``traits`` are added to every event that lacks them (yagi-event's
+        ``deployment``). Rejected notifications are listed in ``result.rejected``
+        as ``(index in the batch, reason)``; the rest of the batch is stored.
         """
         if self.distiller is None:
             raise RuntimeError("TriggerManager built without a distiller")
@@ -195,6 +198,8 @@ class TriggerManager:
             if event is None:
                 unmatched += 1
             else:
+                for name, value in (traits or {}).items():
+                    event.traits.setdefault(name, value)
                 events.append(event)
         result = self.add_events(events)
         result.received = len(notifications)

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from distiller import Distiller, Event, NotificationRejected
 from stacktach.exceptions import ConfigError
 from winchester.clock import make_clock
 from winchester.config.settings import WinchesterSettings
@@ -48,33 +47,29 @@ class WinchesterHandler(YagiHandler):
             raise ConfigError(
                 "distiller_config is required to ingest", source=str(path)
             )
-        self.distiller: Distiller = distiller_settings.build()
+        distiller = distiller_settings.build()
         triggers_path = settings.locate("trigger_definitions")
         triggers = load_triggers(triggers_path) if triggers_path is not None else []
         engine = connect(settings.database.url, echo=settings.database.echo_sql)
         self.manager = TriggerManager(
-            engine, triggers, make_clock(settings.clock, engine)
+            engine, triggers, make_clock(settings.clock, engine), distiller=distiller
         )
         self.counts: Counter[str] = Counter()
 
     def handle(self, batch: Batch) -> None:
-        events: list[Event] = []
-        for item in batch.live():
-            try:
-                event = self.distiller.distill(item.notification)
-            except NotificationRejected as exc:
-                item.reject(f"distiller: {exc}")
-                continue
-            if event is None:
-                self.counts["unmatched"] += 1
-                continue
-            event.traits.setdefault(DEPLOYMENT_TRAIT, batch.deployment)
-            events.append(event)
-        if events:
-            result = self.manager.add_events(events)
-            self.counts["saved"] += result.saved
-            self.counts["duplicates"] += result.duplicates
-            self.counts["late_events"] += result.late_events
+        items = batch.live()
+        if not items:
+            return
+        result = self.manager.add_notifications(
+            [item.notification for item in items],
+            traits={DEPLOYMENT_TRAIT: batch.deployment},
+        )
+        for index, reason in result.rejected:
+            items[index].reject(f"distiller: {reason}")
+        self.counts["unmatched"] += result.unmatched
+        self.counts["saved"] += result.saved
+        self.counts["duplicates"] += result.duplicates
+        self.counts["late_events"] += result.late_events
 
     def statistics(self) -> dict[str, float]:
         counts = {name: float(value) for name, value in self.counts.items()}
