@@ -39,7 +39,7 @@ from distiller.plugins import BUILTIN_PLUGINS
 from distiller.traitplugin import adapt
 from stacktach import plugins as plugin_loader
 from stacktach.exceptions import ConfigError
-from stacktach.yamlutil import key_line, load_yaml
+from stacktach.yamlutil import describe, key_line, load_yaml
 
 __all__ = [
     "CEILOMETER_DEFAULT_TRAITS",
@@ -221,7 +221,7 @@ def build_definitions(
         return []
     if not isinstance(data, list):
         raise DefinitionError(
-            f"expected a list of event definitions, got {_kind(data)}",
+            f"expected a list of event definitions, got {describe(data)}",
             source=source,
             line=key_line(data),
         )
@@ -278,7 +278,7 @@ class _Builder:
         if not isinstance(item, dict):
             raise self.fail(
                 label,
-                f"expected a mapping with event_type and traits, got {_kind(item)}",
+                f"expected a mapping with event_type and traits, got {describe(item)}",
                 item,
             )
         event_type = item.get("event_type")
@@ -299,7 +299,7 @@ class _Builder:
             raise self.fail(
                 f"{label}: traits",
                 "expected a mapping of trait name -> definition, "
-                f"got {_kind(traits_cfg)}",
+                f"got {describe(traits_cfg)}",
                 item,
                 "traits",
             )
@@ -321,7 +321,7 @@ class _Builder:
         if not isinstance(types, list) or not types:
             raise self.fail(
                 f"{label}: event_type",
-                f"expected a glob or a non-empty list of globs, got {_kind(value)}",
+                f"expected a glob or a non-empty list of globs, got {describe(value)}",
                 item,
                 "event_type",
             )
@@ -340,7 +340,7 @@ class _Builder:
         if not isinstance(cfg, dict):
             raise self.fail(
                 where,
-                f"expected a mapping with 'fields', got {_kind(cfg)}",
+                f"expected a mapping with 'fields', got {describe(cfg)}",
                 parent,
                 name,
             )
@@ -395,14 +395,14 @@ class _Builder:
             if not isinstance(params, dict):
                 raise self.fail(
                     f"{where}.parameters",
-                    f"expected a mapping, got {_kind(params)}",
+                    f"expected a mapping, got {describe(params)}",
                     spec,
                     "parameters",
                 )
         else:
             raise self.fail(
                 where,
-                f"expected a plugin name or {{name, parameters}}, got {_kind(spec)}",
+                f"expected a plugin name or {{name, parameters}}, got {describe(spec)}",
                 cfg,
                 "plugin",
             )
@@ -419,7 +419,7 @@ class _Builder:
         if not inspect.isclass(factory):
             raise self.fail(
                 f"{where}.name",
-                f"{name!r} is not a class (got {_kind(factory)})",
+                f"{name!r} is not a class (got {describe(factory)})",
                 line_source,
             )
         _check_parameters(self, where, name, factory, params, line_source)
@@ -466,13 +466,3 @@ def _check_parameters(
                 params,
                 key,
             )
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"

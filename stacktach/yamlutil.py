@@ -9,6 +9,8 @@ mapping is an error (PyYAML would silently keep the last).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import yaml
 
 from stacktach.exceptions import ConfigError
 
-__all__ = ["LineDict", "key_line", "load_yaml"]
+__all__ = ["LineDict", "describe", "key_line", "load_yaml"]
 
 
 class LineDict(dict[Any, Any]):
@@ -28,6 +30,23 @@ class LineDict(dict[Any, Any]):
         super().__init__(*args, **kwargs)
         self.line: int | None = None
         self.key_lines: dict[Any, int] = {}
+
+
+def describe(value: Any) -> str:
+    """A short description of a YAML value for error messages ("a list", "int 7")."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, datetime):
+        return f"datetime {value.isoformat()}"
+    if isinstance(value, date):
+        return f"date {value.isoformat()}"
+    return f"{type(value).__name__} {value!r}"
 
 
 def key_line(mapping: Any, key: Any = None) -> int | None:

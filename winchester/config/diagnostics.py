@@ -13,10 +13,10 @@ import difflib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from stacktach.exceptions import ConfigError
+from stacktach.yamlutil import describe as kind
 from stacktach.yamlutil import key_line
 
 __all__ = [
@@ -100,20 +100,3 @@ def check_keys(
                 mapping=mapping,
                 at=key,
             )
-
-
-def kind(value: Any) -> str:
-    """A short description of a YAML value for error messages."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, datetime):
-        return f"datetime {value.isoformat()}"
-    if isinstance(value, date):
-        return f"date {value.isoformat()}"
-    return f"{type(value).__name__} {value!r}"
