@@ -21,6 +21,7 @@ from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
 from winchester.ingest import TriggerManager
 from winchester.pipeline import PipelineWorker, TrimSettings, build_pipelines
+from winchester.reset_errors import reset_errors as reset_errors_of
 from winchester.storage.engine import DatabaseUnavailable, connect
 
 __all__ = ["build_worker", "main"]
@@ -115,7 +116,27 @@ def _daemonize() -> None:
 )
 @click.option("--once", is_flag=True, help="Process what is ready now, then exit.")
 @click.option("-d", "--daemon", is_flag=True, help="Detach and run in the background.")
-def main(config: str, name: str | None, once: bool, daemon: bool) -> None:
+@click.option(
+    "--reset-errors",
+    is_flag=True,
+    help="Put errored streams back (error -> retry_fire, expire_error -> "
+    "retry_expire) for every trigger triggers.yaml defines, print how many, exit.",
+)
+@click.option(
+    "--trigger",
+    "triggers",
+    multiple=True,
+    metavar="NAME",
+    help="With --reset-errors: only this trigger's streams (repeatable).",
+)
+def main(
+    config: str,
+    name: str | None,
+    once: bool,
+    daemon: bool,
+    reset_errors: bool,
+    triggers: tuple[str, ...],
+) -> None:
     """Run the fire and expire pipelines of streams that are ready.
 
     Claims ready streams with a lease (many workers may run on one database;
@@ -124,7 +145,14 @@ def main(config: str, name: str | None, once: bool, daemon: bool) -> None:
     after max_attempts failures. SIGTERM/SIGINT: finish the current batch and
     exit 0. Exit status 2 for an invalid configuration, 1 when the database
     stays unavailable with --once.
+
+    --reset-errors [--trigger NAME]: once a trigger removed from triggers.yaml
+    is defined again (or another cause of errors is fixed), move its errored
+    streams back to retry and exit (no worker runs).
     """
+    if reset_errors or triggers:
+        _reset_errors(config, triggers, reset_errors)
+        return
     worker_name = name or f"pipeline-worker-{os.uname().nodename}-{os.getpid()}"
     try:
         settings = WinchesterSettings.load(config)
@@ -165,6 +193,24 @@ def main(config: str, name: str | None, once: bool, daemon: bool) -> None:
                     break
                 time.sleep(0.1)
     LOG.info("%s stopped", worker_name)
+
+
+def _reset_errors(config: str, triggers: tuple[str, ...], flag: bool) -> None:
+    """``--reset-errors``: one line per trigger reset, exit 0 (2, 1 on errors)."""
+    if not flag:
+        click.echo("pipeline-worker: --trigger needs --reset-errors", err=True)
+        sys.exit(2)
+    try:
+        settings = WinchesterSettings.load(config)
+        report = reset_errors_of(settings, triggers)
+    except ConfigError as exc:
+        click.echo(f"pipeline-worker: {exc}", err=True)
+        sys.exit(2)
+    except DatabaseUnavailable as exc:
+        click.echo(f"pipeline-worker: {exc}", err=True)
+        sys.exit(1)
+    for line in report.lines():
+        click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover
