@@ -1,4 +1,8 @@
-"""``pipeline-worker``: run pipelines on ready and expired streams."""
+"""``pipeline-worker``: run pipelines on ready and expired streams.
+
+``--reset-errors [--trigger NAME ...]`` instead moves errored streams back to
+retry once their trigger is defined again (:mod:`winchester.reset_errors`).
+"""
 
 from __future__ import annotations
 
