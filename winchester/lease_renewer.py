@@ -128,7 +128,9 @@ class LeaseRenewer:
     def __exit__(self, *_exc: object) -> None:
         self._stopping.set()
         if self._thread is not None:
-            self._thread.join()
+            # A renewal stuck on an unanswering database must not hold the
+            # worker: the daemon thread ends after its call (its ids are guarded).
+            self._thread.join(timeout=max(1.0, self.every))
             self._thread = None
 
     def _loop(self) -> None:

@@ -169,3 +169,41 @@ def test_statistics_say_period_and_totals(
         "fired 0" in second.split(";")[0]
         and "totals since start: loaded 1, fired 1" in second
     )
+
+
+def test_a_stream_lost_before_completion_stores_none_of_its_events(
+    engine: Engine,
+) -> None:
+    """Found at completion (no renewal saw it): only the held streams' new events."""
+    world = World(engine)
+    world.fire.emit = True
+    world.add(1, "compute.instance.exists", instance="i-1")
+    world.add(2, "compute.instance.exists", instance="i-2")
+    first, second = (s["id"] for s in world.streams())
+
+    class Thief(Recorder):
+        def commit(self) -> None:
+            super().commit()
+            with engine.begin() as conn:  # the second stream changes hands
+                conn.execute(
+                    schema.stream.update()
+                    .where(schema.stream.c.id == second)
+                    .values(lease_owner="w2")
+                )
+
+    world.worker.pipelines = {"fire": [world.fire, Thief()], "expire": [world.expire]}
+    world.worker.run_once()
+    left = {s["id"]: s for s in world.streams()}
+    assert left[second]["lease_owner"] == "w2" and first not in left
+    [audit] = [s for s in left.values() if s["trigger_name"] == "audit_results"]
+    with engine.connect() as conn:
+        emitted = set(
+            conn.execute(
+                sa.select(schema.event.c.message_id).where(
+                    schema.event.c.message_id.like("audit-%")
+                )
+            ).scalars()
+        )
+    assert emitted == {"audit-m-1"} and '"i-1"' in str(audit["distinguishing_traits"])
+    assert world.worker.totals["lost_leases"] == 1
+    assert world.worker.totals["fired"] == 1
