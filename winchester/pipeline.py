@@ -12,10 +12,9 @@ One :meth:`PipelineWorker.run_once` pass:
 3. **finishes each stream as soon as its pipeline is done**, in small groups
    (up to ``complete_group`` streams, 100 by default, and never later than
    ``complete_after`` seconds after the first of the group finished): one
-   transaction completes
-   the group and stores (and matches against the triggers) the new events
-   their handlers emitted; failures are recorded the same way (retry with
-   backoff, or error with the reason);
+   transaction completes the group and stores (and matches against the
+   triggers) the new events their handlers emitted; failures are recorded
+   the same way (retry with backoff, or error with the reason);
 4. trims old events when ``trim_events`` is on
    (:class:`winchester.storage.retention.EventTrimmer`).
 
