@@ -13,9 +13,11 @@ configuration error (exit 2), since its streams would only fail again.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import click
 from sqlalchemy.engine import Connection
 
 from stacktach.exceptions import ConfigError
@@ -24,9 +26,9 @@ from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
 from winchester.states import StreamState
 from winchester.storage import lifecycle
-from winchester.storage.engine import connect, run_transaction
+from winchester.storage.engine import DatabaseUnavailable, connect, run_transaction
 
-__all__ = ["ResetReport", "reset_errors"]
+__all__ = ["ResetReport", "reset_errors", "reset_errors_command"]
 
 
 @dataclass(slots=True)
@@ -94,3 +96,24 @@ def reset_errors(settings: WinchesterSettings, only: Sequence[str] = ()) -> Rese
         return run_transaction(engine, work, what="reset errors")
     finally:
         engine.dispose()
+
+
+def reset_errors_command(config: str, triggers: Sequence[str], *, flag: bool) -> None:
+    """``pipeline-worker --reset-errors [--trigger NAME]``: print the report.
+
+    Exits 2 for ``--trigger`` without ``--reset-errors`` or a bad configuration,
+    1 when the database cannot be reached; one line on stderr, no traceback.
+    """
+    if not flag:
+        click.echo("pipeline-worker: --trigger needs --reset-errors", err=True)
+        sys.exit(2)
+    try:
+        report = reset_errors(WinchesterSettings.load(config), triggers)
+    except ConfigError as exc:
+        click.echo(f"pipeline-worker: {exc}", err=True)
+        sys.exit(2)
+    except DatabaseUnavailable as exc:
+        click.echo(f"pipeline-worker: {exc}", err=True)
+        sys.exit(1)
+    for line in report.lines():
+        click.echo(line)

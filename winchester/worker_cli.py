@@ -25,7 +25,7 @@ from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
 from winchester.ingest import TriggerManager
 from winchester.pipeline import PipelineWorker, TrimSettings, build_pipelines
-from winchester.reset_errors import reset_errors as reset_errors_of
+from winchester.reset_errors import reset_errors_command
 from winchester.storage.engine import DatabaseUnavailable, connect
 
 __all__ = ["build_worker", "main"]
@@ -155,7 +155,7 @@ def main(
     streams back to retry and exit (no worker runs).
     """
     if reset_errors or triggers:
-        _reset_errors(config, triggers, reset_errors)
+        reset_errors_command(config, triggers, flag=reset_errors)
         return
     worker_name = name or f"pipeline-worker-{os.uname().nodename}-{os.getpid()}"
     try:
@@ -197,24 +197,6 @@ def main(
                     break
                 time.sleep(0.1)
     LOG.info("%s stopped", worker_name)
-
-
-def _reset_errors(config: str, triggers: tuple[str, ...], flag: bool) -> None:
-    """``--reset-errors``: one line per trigger reset, exit 0 (2, 1 on errors)."""
-    if not flag:
-        click.echo("pipeline-worker: --trigger needs --reset-errors", err=True)
-        sys.exit(2)
-    try:
-        settings = WinchesterSettings.load(config)
-        report = reset_errors_of(settings, triggers)
-    except ConfigError as exc:
-        click.echo(f"pipeline-worker: {exc}", err=True)
-        sys.exit(2)
-    except DatabaseUnavailable as exc:
-        click.echo(f"pipeline-worker: {exc}", err=True)
-        sys.exit(1)
-    for line in report.lines():
-        click.echo(line)
 
 
 if __name__ == "__main__":  # pragma: no cover
