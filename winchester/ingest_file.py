@@ -1,15 +1,38 @@
-"""Feed a JSON-lines file of notifications through distil + ingest.
+"""File ingest: JSON-lines notifications from files or stdin into winchester.
 
-A small tool for replays, benchmarks and the multi-process tests::
+The supported command is ``winchester-db ingest`` (see
+:mod:`winchester.storage.cli`)::
 
-    python -m winchester.ingest_file --db URL --definitions event_definitions.yaml \\
-        --triggers triggers.yaml [--batch 500] [--now ISO | --clock event|wall] \\
-        [--share K/N] [--shuffle SEED] [--loop] FILE
+    winchester-db -c winchester.yaml ingest [--batch 500] FILE... (- for stdin)
 
-``--share K/N`` takes only the lines whose number modulo N is K, K+1 (mod N)
-(two overlapping shares per line across N processes). ``--loop`` ingests the
-file again and again (crash tests kill it). A JSON summary goes to stdout.
-Exit status 0, or 1 when the database stayed unavailable.
+Rules:
+
+* Everything in ``winchester.yaml`` applies - distiller definitions, trait
+  plugins, catch-all, Ceilometer mode, triggers, database and clock: the trigger
+  manager comes from :func:`winchester.build.build_trigger_manager`, as in
+  ``yagi-event``.
+* Input is a **stream**: read line by line and stored in batches of ``--batch``
+  notifications (one transaction each), never the whole file, so memory stays
+  flat whatever the file's size; a pipe is ingested batch by batch as it arrives.
+  Blank lines are skipped.
+* Each rejected line is named on stderr as ``FILE:LINE: reason`` (``<stdin>``
+  for ``-``); the other lines of its batch are stored. Ingest is idempotent
+  (unique ``message_id``): a file ingested twice stores each event once and
+  counts the second copies as duplicates.
+* On a terminal (stderr is a TTY) a progress line shows the count and rate.
+  At the end one summary line goes to stdout.
+* Exit status: 0, or 1 when any line was rejected or the database stayed
+  unavailable, or 2 for a bad configuration or a missing input file.
+
+``python -m winchester.ingest_file`` is the older test tool, kept for the
+multi-process tests and benchmarks: it takes ``--db URL --definitions FILE
+--triggers FILE [--batch 500] [--now ISO | --clock event|wall] [--share K/N]
+[--shuffle SEED] [--loop] FILE`` instead of a ``winchester.yaml`` and prints JSON
+progress and a JSON summary on stdout. ``--share K/N`` takes only the lines whose
+number modulo N is K or K+1 (two overlapping shares per line across N
+processes); ``--shuffle`` and ``--share`` read the whole file first (a test
+tool's liberty); ``--loop`` ingests the file again and again (crash tests kill
+it). Exit status 0, or 1 when the database stayed unavailable.
 """
 
 from __future__ import annotations
@@ -19,18 +42,229 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO
 
-from distiller import Distiller
+from stacktach.exceptions import ConfigError
 from stacktach.timeutils import parse_timestamp
-from winchester.clock import Clock, EventClock, FixedClock, WallClock
-from winchester.config.triggers import load_triggers
+from winchester.build import build_trigger_manager
+from winchester.clock import FixedClock
+from winchester.config.settings import WinchesterSettings
 from winchester.ingest import TriggerManager
-from winchester.storage.engine import DatabaseUnavailable, connect
+from winchester.storage.engine import DatabaseUnavailable
+
+__all__ = [
+    "STDIN",
+    "FileIngestSummary",
+    "Progress",
+    "ingest_lines",
+    "main",
+    "read_lines",
+    "run_ingest",
+]
+
+STDIN = "-"
+STDIN_NAME = "<stdin>"
+
+#: ``(file name, line number, line)``
+Line = tuple[str, int, bytes]
+RejectFn = Callable[[str, int, str], None]
+
+
+@dataclass(slots=True)
+class FileIngestSummary:
+    """What an ingest did (totals over every file)."""
+
+    lines: int = 0
+    saved: int = 0
+    duplicates: int = 0
+    unmatched: int = 0
+    rejected: int = 0
+    statements: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Lines per second so far."""
+        return self.lines / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """The one-line summary the command prints."""
+        return (
+            f"ingest: {self.lines} lines, {self.saved} saved, "
+            f"{self.duplicates} duplicates, {self.unmatched} unmatched, "
+            f"{self.rejected} rejected in {self.seconds:.2f} s "
+            f"({self.rate:.0f} lines/s)"
+        )
+
+
+def read_lines(names: Sequence[str], stdin: BinaryIO) -> Iterator[Line]:
+    """Every non-blank line of each file in turn, one at a time (``-``: stdin)."""
+    for name in names:
+        if name == STDIN:
+            yield from _numbered(STDIN_NAME, stdin)
+        else:
+            with open(name, "rb") as stream:
+                yield from _numbered(name, stream)
+
+
+def _numbered(name: str, stream: Iterable[bytes]) -> Iterator[Line]:
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield name, number, line
+
+
+class Progress:
+    """A ``count, rate`` line on a terminal, redrawn at most every ``every`` s.
+
+    Does nothing unless ``stream`` is a TTY. :meth:`clear` before printing
+    anything else on the stream.
+    """
+
+    def __init__(self, stream: IO[str], *, every: float = 0.5) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.every = every
+        self._drawn = 0.0
+        self._shown = False
+
+    def update(self, summary: FileIngestSummary) -> None:
+        """Redraw if enough time has passed since the last time."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._drawn < self.every:
+            return
+        self._drawn = now
+        self.stream.write(
+            f"\r\033[K{summary.lines} lines, {summary.rejected} rejected "
+            f"({summary.rate:.0f} lines/s)"
+        )
+        self.stream.flush()
+        self._shown = True
+
+    def clear(self) -> None:
+        """Erase the progress line (if one is shown)."""
+        if self._shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._shown = False
+
+
+def ingest_lines(
+    manager: TriggerManager,
+    lines: Iterable[Line],
+    *,
+    batch_size: int = 500,
+    on_reject: RejectFn,
+    on_batch: Callable[[FileIngestSummary], None] = lambda summary: None,
+) -> FileIngestSummary:
+    """Distil and store ``lines`` in batches of ``batch_size``; the totals.
+
+    ``on_reject(file, line, reason)`` is called for each rejected line and
+    ``on_batch(summary)`` after each batch. Raises ``DatabaseUnavailable`` when
+    the database stays unavailable (the batches before it are stored).
+    """
+    summary = FileIngestSummary()
+    started = time.monotonic()
+    where: list[tuple[str, int]] = []
+    bodies: list[bytes] = []
+
+    def flush() -> None:
+        result = manager.add_notifications(bodies)
+        summary.lines += result.received
+        summary.saved += result.saved
+        summary.duplicates += result.duplicates
+        summary.unmatched += result.unmatched
+        summary.rejected += len(result.rejected)
+        summary.statements += result.statements
+        for index, reason in result.rejected:
+            name, number = where[index]
+            on_reject(name, number, reason)
+        where.clear()
+        bodies.clear()
+        summary.seconds = time.monotonic() - started
+        on_batch(summary)
+
+    for name, number, body in lines:
+        where.append((name, number))
+        bodies.append(body)
+        if len(bodies) >= batch_size:
+            flush()
+    if bodies:
+        flush()
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def run_ingest(
+    config: str | Path,
+    names: Sequence[str],
+    *,
+    batch_size: int = 500,
+    stdin: BinaryIO | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> int:
+    """``winchester-db ingest``: ingest ``names`` with ``config``; the exit status."""
+    stdin = stdin if stdin is not None else sys.stdin.buffer
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    prog = "winchester-db ingest"
+    for name in names:
+        if name != STDIN and not Path(name).is_file():
+            err.write(f"{prog}: {name}: no such file; name a JSON-lines file or -\n")
+            return 2
+    try:
+        manager = build_trigger_manager(WinchesterSettings.load(config))
+    except ConfigError as exc:
+        err.write(f"{prog}: {exc}\n")
+        return 2
+    progress = Progress(err)
+
+    def on_reject(name: str, number: int, reason: str) -> None:
+        progress.clear()
+        err.write(f"{name}:{number}: {reason}\n")
+
+    try:
+        summary = ingest_lines(
+            manager,
+            read_lines(names, stdin),
+            batch_size=batch_size,
+            on_reject=on_reject,
+            on_batch=progress.update,
+        )
+    except DatabaseUnavailable as exc:
+        progress.clear()
+        err.write(f"{prog}: {exc}\n")
+        return 1
+    finally:
+        manager.engine.dispose()
+    progress.clear()
+    out.write(summary.line() + "\n")
+    out.flush()
+    return 1 if summary.rejected else 0
+
+
+# ----------------------------------------------------------------- the test tool
+
+
+def _tool_settings(args: argparse.Namespace) -> WinchesterSettings:
+    """The test tool's options as the settings of a ``winchester.yaml``."""
+    data = {
+        "database": {"url": args.db},
+        "distiller_config": str(Path(args.definitions).absolute()),
+        "trigger_definitions": str(Path(args.triggers).absolute()),
+        "clock": args.clock,
+    }
+    return WinchesterSettings.from_mapping(data, source=Path("<command line>"))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the tool; returns the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run the test tool; returns the exit status."""
+    parser = argparse.ArgumentParser(description="Feed a JSON-lines file to ingest.")
     parser.add_argument("--db", required=True, help="SQLAlchemy database URL")
     parser.add_argument("--definitions", required=True, help="event_definitions.yaml")
     parser.add_argument("--triggers", required=True, help="triggers.yaml")
@@ -53,20 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.shuffle is not None:
         random.Random(args.shuffle).shuffle(lines)
 
-    engine = connect(args.db)
-    clock: Clock
-    if args.now:
-        clock = FixedClock(parse_timestamp(args.now))
-    elif args.clock == "event":
-        clock = EventClock(engine)
-    else:
-        clock = WallClock()
-    manager = TriggerManager(
-        engine,
-        load_triggers(args.triggers),
-        clock,
-        distiller=Distiller.from_file(args.definitions),
-    )
+    settings = _tool_settings(args)
+    clock = FixedClock(parse_timestamp(args.now)) if args.now else None
+    manager = build_trigger_manager(settings, clock=clock)
     totals = {
         "notifications": 0,
         "saved": 0,
@@ -94,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         json.dumps({"done": True, "seconds": round(seconds, 3), **totals}), flush=True
     )
-    engine.dispose()
+    manager.engine.dispose()
     return 0
 
 
