@@ -59,6 +59,10 @@ DEFAULT_TRAITS: dict[str, dict[str, Any]] = {
     "tenant_id": {"type": "text", "fields": ["payload.tenant_id", "_context_tenant"]},
 }
 
+# As openstack/ceilometer ceilometer/event/converter.py EventDefinition.DEFAULT_TRAITS
+# (checked against commit d85c36c7bea74c3a62bbfbc11eb3274b52a0d495): the project is
+# ``ctxt.tenant`` - what oslo.context's RequestContext.to_dict writes - never
+# ``ctxt.project_id``. Pinned by tests/unit/distiller/test_ceilometer_defaults.py.
 CEILOMETER_DEFAULT_TRAITS: dict[str, dict[str, Any]] = {
     "service": {"type": "text", "fields": "publisher_id"},
     "request_id": {"type": "text", "fields": "ctxt.request_id"},
