@@ -13,8 +13,9 @@ Rules:
   ``yagi-event``.
 * Input is a **stream**: read line by line and stored in batches of ``--batch``
   notifications (one transaction each), never the whole file, so memory stays
-  flat whatever the file's size; a pipe is ingested batch by batch as it arrives.
-  Blank lines are skipped.
+  flat whatever the file's size; a pipe is ingested batch by batch as it
+  arrives, and a partial batch is stored once the pipe has been quiet for
+  ``--max-wait`` seconds (default 1). Blank lines are skipped.
 * Each rejected line is named on stderr as ``FILE:LINE: reason`` (``<stdin>``
   for ``-``); the other lines of its batch are stored. Ingest is idempotent
   (unique ``message_id``): a file ingested twice stores each event once and
@@ -22,7 +23,9 @@ Rules:
 * On a terminal (stderr is a TTY) a progress line shows the count and rate.
   At the end one summary line goes to stdout.
 * Exit status: 0, or 1 when any line was rejected or the database stayed
-  unavailable, or 2 for a bad configuration or a missing input file.
+  unavailable, or 2 for a bad configuration or a missing input file. Ctrl-C
+  stops (the batch in progress is rolled back, those before it stay stored),
+  prints the summary so far and exits 130.
 
 ``python -m winchester.ingest_file`` is the older test tool, kept for the
 multi-process tests and benchmarks: it takes ``--db URL --definitions FILE
@@ -39,7 +42,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import select
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -67,6 +73,7 @@ __all__ = [
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
+_CHUNK = 1 << 16
 
 #: ``(file name, line number, line)``
 Line = tuple[str, int, bytes]
@@ -100,11 +107,20 @@ class FileIngestSummary:
         )
 
 
-def read_lines(names: Sequence[str], stdin: BinaryIO) -> Iterator[Line]:
-    """Every non-blank line of each file in turn, one at a time (``-``: stdin)."""
+def read_lines(
+    names: Sequence[str], stdin: BinaryIO, *, idle: float | None = None
+) -> Iterator[Line | None]:
+    """Every non-blank line of each file in turn, one at a time (``-``: stdin).
+
+    With ``idle``, a ``None`` comes out of a pipe or terminal that has given
+    nothing for ``idle`` seconds (so the caller can store what it holds).
+    """
     for name in names:
         if name == STDIN:
-            yield from _numbered(STDIN_NAME, stdin)
+            if idle is not None and _waits(stdin):
+                yield from _numbered_fd(STDIN_NAME, stdin.fileno(), idle)
+            else:
+                yield from _numbered(STDIN_NAME, stdin)
         else:
             with open(name, "rb") as stream:
                 yield from _numbered(name, stream)
@@ -114,6 +130,41 @@ def _numbered(name: str, stream: Iterable[bytes]) -> Iterator[Line]:
     for number, line in enumerate(stream, 1):
         if line.strip():
             yield name, number, line
+
+
+def _waits(stream: BinaryIO) -> bool:
+    """Whether reading ``stream`` can block (a pipe, socket or terminal)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return not stat.S_ISREG(os.fstat(fd).st_mode)
+
+
+def _numbered_fd(name: str, fd: int, idle: float) -> Iterator[Line | None]:
+    """The lines of ``fd``, read as they arrive; ``None`` after ``idle`` s of quiet."""
+    buffer = bytearray()
+    number = 0
+    while True:
+        ready, _, _ = select.select([fd], [], [], idle)
+        if not ready:
+            yield None
+            continue
+        chunk = os.read(fd, _CHUNK)
+        if not chunk:
+            break
+        scan = len(buffer)
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(b"\n", scan)) >= 0:
+            number += 1
+            line = bytes(buffer[start : end + 1])
+            if line.strip():
+                yield name, number, line
+            start = scan = end + 1
+        del buffer[:start]
+    if buffer.strip():
+        yield name, number + 1, bytes(buffer)
 
 
 class Progress:
@@ -155,19 +206,23 @@ class Progress:
 
 def ingest_lines(
     manager: TriggerManager,
-    lines: Iterable[Line],
+    lines: Iterable[Line | None],
     *,
     batch_size: int = 500,
     on_reject: RejectFn,
     on_batch: Callable[[FileIngestSummary], None] = lambda summary: None,
+    summary: FileIngestSummary | None = None,
 ) -> FileIngestSummary:
     """Distil and store ``lines`` in batches of ``batch_size``; the totals.
 
+    A ``None`` among the lines (idle input) stores the partial batch at once.
     ``on_reject(file, line, reason)`` is called for each rejected line and
-    ``on_batch(summary)`` after each batch. Raises ``DatabaseUnavailable`` when
-    the database stays unavailable (the batches before it are stored).
+    ``on_batch(summary)`` after each batch; the totals accumulate in
+    ``summary`` when given (so an interrupted caller still has them). Raises
+    ``DatabaseUnavailable`` when the database stays unavailable (the batches
+    before it are stored).
     """
-    summary = FileIngestSummary()
+    summary = summary if summary is not None else FileIngestSummary()
     started = time.monotonic()
     where: list[tuple[str, int]] = []
     bodies: list[bytes] = []
@@ -188,7 +243,12 @@ def ingest_lines(
         summary.seconds = time.monotonic() - started
         on_batch(summary)
 
-    for name, number, body in lines:
+    for item in lines:
+        if item is None:
+            if bodies:
+                flush()
+            continue
+        name, number, body = item
         where.append((name, number))
         bodies.append(body)
         if len(bodies) >= batch_size:
@@ -204,11 +264,16 @@ def run_ingest(
     names: Sequence[str],
     *,
     batch_size: int = 500,
+    max_wait: float = 1.0,
     stdin: BinaryIO | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> int:
-    """``winchester-db ingest``: ingest ``names`` with ``config``; the exit status."""
+    """``winchester-db ingest``: ingest ``names`` with ``config``; the exit status.
+
+    A partial batch from a pipe is stored after ``max_wait`` seconds without
+    input. Ctrl-C stops with the summary so far (exit status 130).
+    """
     stdin = stdin if stdin is not None else sys.stdin.buffer
     out = stdout if stdout is not None else sys.stdout
     err = stderr if stderr is not None else sys.stderr
@@ -228,23 +293,30 @@ def run_ingest(
         progress.clear()
         err.write(f"{name}:{number}: {reason}\n")
 
+    summary = FileIngestSummary()
+    status: int | None = None
     try:
-        summary = ingest_lines(
+        ingest_lines(
             manager,
-            read_lines(names, stdin),
+            read_lines(names, stdin, idle=max_wait),
             batch_size=batch_size,
             on_reject=on_reject,
             on_batch=progress.update,
+            summary=summary,
         )
     except DatabaseUnavailable as exc:
         progress.clear()
         err.write(f"{prog}: {exc}\n")
         return 1
+    except KeyboardInterrupt:
+        status = 130
     finally:
         manager.engine.dispose()
     progress.clear()
-    out.write(summary.line() + "\n")
+    out.write(summary.line() + (" (interrupted)" if status else "") + "\n")
     out.flush()
+    if status is not None:
+        return status
     return 1 if summary.rejected else 0
 
 

@@ -98,10 +98,13 @@ def test_files_are_ingested_with_the_settings_and_rejects_are_named(
 def test_stdin_is_a_stream_stored_batch_by_batch(
     setup: tuple[Path, sa.Engine],
 ) -> None:
-    """The first batch is stored while stdin is still open: nothing waits for EOF."""
+    """Batches are stored while stdin is still open: nothing waits for EOF.
+
+    A full batch is stored at once; a partial one once the pipe is quiet.
+    """
     config, engine = setup
     process = subprocess.Popen(
-        command(config, "ingest", "--batch", "10", "-"),
+        command(config, "ingest", "--batch", "10", "--max-wait", "0.2", "-"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -112,15 +115,20 @@ def test_stdin_is_a_stream_stored_batch_by_batch(
         process.stdin.write(jsonl(*(notification(n) for n in range(10))))
         process.stdin.flush()
         wait_for(lambda: len(events(engine)) == 10, 60, "the first batch's rows")
+        process.stdin.write(jsonl(*(notification(n) for n in range(10, 13))))
+        process.stdin.flush()
+        wait_for(lambda: len(events(engine)) == 13, 60, "the partial batch's rows")
         assert process.poll() is None  # still reading the open pipe
-        process.stdin.write(jsonl(*(notification(n) for n in range(10, 15))))
+        process.stdin.write(jsonl(*(notification(n) for n in range(13, 15))))
+        process.stdin.write(b'{"no": "newline at the end"}')
         out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 0, err
-    assert out.decode().startswith("ingest: 15 lines, 15 saved")
+    assert process.returncode == 1, err  # the last line has no event_type
+    assert err.decode().startswith("<stdin>:16: ")
+    assert out.decode().startswith("ingest: 16 lines, 15 saved")
     assert len(events(engine)) == 15
 
 

@@ -120,8 +120,17 @@ def stamp(ctx: click.Context, revision: str, sql: bool) -> None:
     type=click.IntRange(min=1),
     help="Notifications per transaction.",
 )
+@click.option(
+    "--max-wait",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a pipe may stay quiet before a partial batch is stored.",
+)
 @click.pass_context
-def ingest(ctx: click.Context, files: tuple[str, ...], batch: int) -> None:
+def ingest(
+    ctx: click.Context, files: tuple[str, ...], batch: int, max_wait: float
+) -> None:
     """Distil and store the JSON-lines notifications of FILES (``-``: stdin).
 
     Uses everything winchester.yaml configures (distiller, trait plugins,
@@ -132,7 +141,7 @@ def ingest(ctx: click.Context, files: tuple[str, ...], batch: int) -> None:
     """
     from winchester.ingest_file import run_ingest  # noqa: PLC0415 - distiller etc.
 
-    sys.exit(run_ingest(ctx.obj["config"], files, batch_size=batch))
+    sys.exit(run_ingest(ctx.obj["config"], files, batch_size=batch, max_wait=max_wait))
 
 
 if __name__ == "__main__":  # pragma: no cover
