@@ -3,7 +3,9 @@
 The supported command is ``winchester-db ingest`` (see
 :mod:`winchester.storage.cli`)::
 
-    winchester-db -c winchester.yaml ingest [--batch 500] FILE... (- for stdin)
+    winchester-db -c winchester.yaml ingest [--batch 500] [--max-wait 1] FILE...
+
+(``-`` reads stdin.)
 
 Rules:
 
@@ -27,23 +29,14 @@ Rules:
   stops (the batch in progress is rolled back, those before it stay stored),
   prints the summary so far and exits 130.
 
-``python -m winchester.ingest_file`` is the older test tool, kept for the
-multi-process tests and benchmarks: it takes ``--db URL --definitions FILE
---triggers FILE [--batch 500] [--now ISO | --clock event|wall] [--share K/N]
-[--shuffle SEED] [--loop] FILE`` instead of a ``winchester.yaml`` and prints JSON
-progress and a JSON summary on stdout. ``--share K/N`` takes only the lines whose
-number modulo N is K or K+1 (two overlapping shares per line across N
-processes); ``--shuffle`` and ``--share`` read the whole file first (a test
-tool's liberty); ``--loop`` ingests the file again and again (crash tests kill
-it). Exit status 0, or 1 when the database stayed unavailable.
+``python -m winchester.ingest_file`` runs the older test tool of
+:mod:`winchester.ingest_tool` (options instead of a ``winchester.yaml``), kept
+for the multi-process tests and benchmarks.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import random
 import select
 import stat
 import sys
@@ -54,9 +47,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from stacktach.exceptions import ConfigError
-from stacktach.timeutils import parse_timestamp
 from winchester.build import build_trigger_manager
-from winchester.clock import FixedClock
 from winchester.config.settings import WinchesterSettings
 from winchester.ingest import TriggerManager
 from winchester.storage.engine import DatabaseUnavailable
@@ -66,7 +57,6 @@ __all__ = [
     "FileIngestSummary",
     "Progress",
     "ingest_lines",
-    "main",
     "read_lines",
     "run_ingest",
 ]
@@ -320,78 +310,8 @@ def run_ingest(
     return 1 if summary.rejected else 0
 
 
-# ----------------------------------------------------------------- the test tool
-
-
-def _tool_settings(args: argparse.Namespace) -> WinchesterSettings:
-    """The test tool's options as the settings of a ``winchester.yaml``."""
-    data = {
-        "database": {"url": args.db},
-        "distiller_config": str(Path(args.definitions).absolute()),
-        "trigger_definitions": str(Path(args.triggers).absolute()),
-        "clock": args.clock,
-    }
-    return WinchesterSettings.from_mapping(data, source=Path("<command line>"))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the test tool; returns the exit status."""
-    parser = argparse.ArgumentParser(description="Feed a JSON-lines file to ingest.")
-    parser.add_argument("--db", required=True, help="SQLAlchemy database URL")
-    parser.add_argument("--definitions", required=True, help="event_definitions.yaml")
-    parser.add_argument("--triggers", required=True, help="triggers.yaml")
-    parser.add_argument(
-        "--batch", type=int, default=500, help="notifications per batch"
-    )
-    parser.add_argument("--now", help="fixed clock at this ISO time")
-    parser.add_argument("--clock", choices=["wall", "event"], default="event")
-    parser.add_argument("--share", help="K/N: this process's overlapping share")
-    parser.add_argument("--shuffle", type=int, help="shuffle the lines with this seed")
-    parser.add_argument("--loop", action="store_true", help="repeat until killed")
-    parser.add_argument("file", help="JSON-lines notifications")
-    args = parser.parse_args(argv)
-
-    with open(args.file, "rb") as stream:
-        lines = [line for line in stream if line.strip()]
-    if args.share:
-        k, n = (int(part) for part in args.share.split("/"))
-        lines = [line for i, line in enumerate(lines) if i % n in (k, (k + 1) % n)]
-    if args.shuffle is not None:
-        random.Random(args.shuffle).shuffle(lines)
-
-    settings = _tool_settings(args)
-    clock = FixedClock(parse_timestamp(args.now)) if args.now else None
-    manager = build_trigger_manager(settings, clock=clock)
-    totals = {
-        "notifications": 0,
-        "saved": 0,
-        "duplicates": 0,
-        "rejected": 0,
-        "statements": 0,
-    }
-    started = time.perf_counter()
-    try:
-        while True:
-            for start in range(0, len(lines), args.batch):
-                result = manager.add_notifications(lines[start : start + args.batch])
-                totals["notifications"] += result.received
-                totals["saved"] += result.saved
-                totals["duplicates"] += result.duplicates
-                totals["rejected"] += len(result.rejected)
-                totals["statements"] += result.statements
-                print(json.dumps({"batch_done": totals["notifications"]}), flush=True)
-            if not args.loop:
-                break
-    except DatabaseUnavailable as exc:
-        print(json.dumps({"error": str(exc), **totals}), flush=True)
-        return 1
-    seconds = time.perf_counter() - started
-    print(
-        json.dumps({"done": True, "seconds": round(seconds, 3), **totals}), flush=True
-    )
-    manager.engine.dispose()
-    return 0
-
-
 if __name__ == "__main__":
+    # ``python -m winchester.ingest_file``: the test tool (winchester.ingest_tool).
+    from winchester.ingest_tool import main
+
     sys.exit(main())
