@@ -1,20 +1,19 @@
 """Ceilometer mode's default traits, pinned against Ceilometer's own converter.
 
-Source: openstack/ceilometer, ``ceilometer/event/converter.py``,
-``EventDefinition.DEFAULT_TRAITS`` (the newest version in the reference index,
-commit d85c36c7bea74c3a62bbfbc11eb3274b52a0d495)::
+Source: openstack/ceilometer, ``ceilometer/event/converter.py``, the default
+traits of the current converter::
 
     service     publisher_id
     request_id  ctxt.request_id
-    project_id  payload.tenant_id | ctxt.tenant
+    project_id  payload.tenant_id | ctxt.project_id
     user_id     payload.user_id | ctxt.user_id
-    tenant_id   payload.tenant_id | ctxt.tenant      (kept for old users)
+    tenant_id   payload.tenant_id | ctxt.project_id  (kept for old users)
 
-``ctxt`` is the message context (oslo.messaging hands it to the endpoint apart
-from the body); on the wire it is the flat ``_context_<key>`` keys, and
-oslo.context's ``RequestContext.to_dict`` writes the project as ``tenant`` (and
-``project``), not ``project_id`` - so ``_context_project_id``, which only some
-services add, is *not* read. A union takes its first non-null match, payload
+Older releases read ``ctxt.tenant``; newer oslo.context writes the project as
+``project_id``, and the converter followed. ``ctxt`` is the message context
+(oslo.messaging hands it to the endpoint apart from the body); on the wire it
+is the flat ``_context_<key>`` keys, so ``_context_project_id`` is read and
+``_context_tenant`` is not. A union takes its first non-null match, payload
 first. Each case below is a corpus notification whose context makes a
 difference.
 """
@@ -56,9 +55,15 @@ def test_the_default_trait_paths_are_ceilometers() -> None:
     assert CEILOMETER_DEFAULT_TRAITS == {
         "service": {"type": "text", "fields": "publisher_id"},
         "request_id": {"type": "text", "fields": "ctxt.request_id"},
-        "project_id": {"type": "text", "fields": ["payload.tenant_id", "ctxt.tenant"]},
+        "project_id": {
+            "type": "text",
+            "fields": ["payload.tenant_id", "ctxt.project_id"],
+        },
         "user_id": {"type": "text", "fields": ["payload.user_id", "ctxt.user_id"]},
-        "tenant_id": {"type": "text", "fields": ["payload.tenant_id", "ctxt.tenant"]},
+        "tenant_id": {
+            "type": "text",
+            "fields": ["payload.tenant_id", "ctxt.project_id"],
+        },
     }
 
 
@@ -66,12 +71,14 @@ def test_the_default_trait_paths_are_ceilometers() -> None:
     ("number", "expected"),
     [
         # http.request: the project only in _context_project_id, which Ceilometer
-        # does not read: no project_id, no tenant_id; user_id from the context.
+        # reads for both project_id and tenant_id; user_id from the context.
         (
             12,
             {
                 "service": "compute.vagrant-precise",
                 "request_id": "req-d68b36e0-9233-467f-9afb-d81435d64d66",
+                "project_id": "7c150a59fe714e6f9263774af9688f0e",
+                "tenant_id": "7c150a59fe714e6f9263774af9688f0e",
                 "user_id": "1e3ce043029547f1a61c1996d1a531a2",
             },
         ),
@@ -87,14 +94,13 @@ def test_the_default_trait_paths_are_ceilometers() -> None:
                 "user_id": "demo",
             },
         ),
-        # telemetry.api: the project only in _context_tenant; no user anywhere.
+        # telemetry.api: the project only in _context_tenant, which the current
+        # converter no longer reads; no user anywhere.
         (
             68,
             {
                 "service": "ceilometer.api",
                 "request_id": "req-da91b4bf-d2b5-43ae-8b66-c7752e72726d",
-                "project_id": "30be1fc9a03c4e94ab05c403a8a377f2",
-                "tenant_id": "30be1fc9a03c4e94ab05c403a8a377f2",
             },
         ),
     ],
