@@ -21,12 +21,13 @@ import click
 from sqlalchemy.engine import Connection
 
 from stacktach.exceptions import ConfigError
+from winchester.build import build_engine
 from winchester.config.diagnostics import did_you_mean
 from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
 from winchester.states import StreamState
 from winchester.storage import lifecycle
-from winchester.storage.engine import DatabaseUnavailable, connect, run_transaction
+from winchester.storage.engine import DatabaseUnavailable, run_transaction
 
 __all__ = ["ResetReport", "reset_errors", "reset_errors_command"]
 
@@ -78,7 +79,7 @@ def reset_errors(settings: WinchesterSettings, only: Sequence[str] = ()) -> Rese
                 f"before resetting its streams{did_you_mean(name, defined)}",
                 key="--trigger",
             )
-    engine = connect(settings.database.url, echo=settings.database.echo_sql)
+    engine = build_engine(settings)
     try:
 
         def work(conn: Connection) -> ResetReport:
