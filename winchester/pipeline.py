@@ -60,7 +60,7 @@ from stacktach.exceptions import ConfigError
 from stacktach.timeutils import parse_timestamp
 from winchester.clock import Clock
 from winchester.handlers.base import PipelineHandler
-from winchester.ingest import Prepared, TriggerManager
+from winchester.ingest import IngestResult, Prepared, TriggerManager
 from winchester.lease_renewer import LeaseRenewer
 from winchester.storage import lifecycle
 from winchester.storage.engine import run_transaction
@@ -450,7 +450,7 @@ class PipelineWorker:
                 else None
             )
             try:
-                held, saved = run_transaction(
+                held, stored = run_transaction(
                     self.engine,
                     functools.partial(self._complete, ids=wanted, prepared=prepared),
                     what="finish streams",
@@ -458,7 +458,9 @@ class PipelineWorker:
                 break
             except _Regroup as regroup:  # rolled back: store only the held ones' events
                 wanted = regroup.held
-        self._count("new_events", saved)
+        if stored is not None:
+            self.manager.record(stored)  # committed: the manager's totals, clock
+        self._count("new_events", stored.saved if stored is not None else 0)
         self._count("lost_leases", len(by_id) - len(held))
         for stream_id in held:
             self._count(
@@ -467,15 +469,15 @@ class PipelineWorker:
 
     def _complete(
         self, conn: Connection, ids: list[int], prepared: Prepared | None
-    ) -> tuple[list[int], int]:
+    ) -> tuple[list[int], IngestResult | None]:
         held = lifecycle.complete(
             conn, ids, owner=self.name, purge=self.purge_completed
         )
         if prepared is None or not held:
-            return held, 0
+            return held, None
         if len(held) != len(ids):
             raise _Regroup(held)
-        return held, self.manager.store(conn, prepared).saved
+        return held, self.manager.store(conn, prepared)
 
     def _fail(self, failures: list[tuple[Claimed, _Failure]]) -> None:
         wall = self.wall()
