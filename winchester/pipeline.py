@@ -59,7 +59,7 @@ from distiller.convert import to_text
 from stacktach.exceptions import ConfigError
 from stacktach.timeutils import parse_timestamp
 from winchester.clock import Clock
-from winchester.handlers.base import PipelineHandler
+from winchester.handlers.base import PipelineHandler, worst_case_seconds
 from winchester.ingest import IngestResult, Prepared, TriggerManager
 from winchester.lease_renewer import LeaseRenewer
 from winchester.storage import lifecycle
@@ -137,12 +137,16 @@ class _Regroup(Exception):
 
 
 def build_pipelines(
-    pipelines: Mapping[str, Sequence[Any]], resolve: Callable[[str], Any]
+    pipelines: Mapping[str, Sequence[Any]],
+    resolve: Callable[[str], Any],
+    *,
+    lease_seconds: float | None = None,
 ) -> dict[str, list[PipelineHandler]]:
     """Instantiate every pipeline's handlers once (``ConfigError`` if one fails).
 
     ``pipelines`` maps a name to handler specs with ``.name`` and ``.params``;
-    ``resolve`` turns a handler name into its class.
+    ``resolve`` turns a handler name into its class. With ``lease_seconds``, a
+    handler whose worst case is longer is logged at WARNING (as check-config).
     """
     built: dict[str, list[PipelineHandler]] = {}
     for pipeline, specs in pipelines.items():
@@ -156,8 +160,25 @@ def build_pipelines(
                     f"handler {spec.name!r}: {exc}", key=f"{pipeline}.{spec.name}"
                 ) from None
             handlers.append(handler)
+            if lease_seconds is not None:
+                _warn_lease(pipeline, spec, factory, lease_seconds)
         built[pipeline] = handlers
     return built
+
+
+def _warn_lease(pipeline: str, spec: Any, factory: Any, lease_seconds: float) -> None:
+    seconds = worst_case_seconds(factory, spec.params or {})
+    if seconds > lease_seconds:
+        LOG.warning(
+            "pipeline %s: handler %s can take up to %g s per run, longer than "
+            "lease_seconds (%g s); leases are renewed meanwhile, but raise "
+            "lease_seconds to at least %g",
+            pipeline,
+            spec.name,
+            seconds,
+            lease_seconds,
+            seconds,
+        )
 
 
 class PipelineWorker:

@@ -46,7 +46,9 @@ def build_worker(settings: WinchesterSettings, name: str) -> PipelineWorker:
     specs = settings.handler_specs()
     pipelines = load_pipelines(pipelines_path, specs)
     handlers = build_pipelines(
-        pipelines, lambda handler: resolve_handler(specs[handler])
+        pipelines,
+        lambda handler: resolve_handler(specs[handler]),
+        lease_seconds=settings.lease_seconds,
     )
     engine = build_engine(settings)
     clock = make_clock(settings.clock, engine)

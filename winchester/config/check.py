@@ -25,6 +25,7 @@ from winchester.config.handlers import check_handler, resolve_handler
 from winchester.config.pipelines import HandlerSpec, load_pipelines, reference_errors
 from winchester.config.settings import WinchesterSettings, find_file
 from winchester.config.triggers import TriggerDefinition, load_triggers
+from winchester.handlers.base import worst_case_seconds
 
 __all__ = ["CheckResult", "check_config"]
 
@@ -189,13 +190,10 @@ def _check_leases(settings: WinchesterSettings, result: CheckResult) -> None:
         for step in steps:
             if result.handlers.get(step.name) != "ok":
                 continue
-            worst_case = getattr(
-                resolve_handler(specs[step.name]), "worst_case_seconds", None
-            )
-            if not callable(worst_case):
-                continue
             try:
-                seconds = float(worst_case(step.params or {}))
+                seconds = worst_case_seconds(
+                    resolve_handler(specs[step.name]), step.params or {}
+                )
             except ConfigError as exc:
                 result.errors.append(
                     ConfigError(

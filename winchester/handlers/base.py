@@ -45,7 +45,7 @@ from typing import Any
 
 from stacktach.exceptions import StackTachError
 
-__all__ = ["EventDict", "HandlerError", "PipelineHandler"]
+__all__ = ["EventDict", "HandlerError", "PipelineHandler", "worst_case_seconds"]
 
 EventDict = dict[str, Any]
 
@@ -84,3 +84,11 @@ class PipelineHandler(abc.ABC):
 
     def rollback(self) -> None:  # noqa: B027 - optional hook
         """Forget what :meth:`handle_events` decided; the run failed."""
+
+
+def worst_case_seconds(handler_class: object, params: Mapping[str, Any]) -> float:
+    """``handler_class.worst_case_seconds(params)``; 0 for a class that declares
+    none (a handler need not subclass :class:`PipelineHandler`). Raises
+    :class:`~stacktach.exceptions.ConfigError` for a bad parameter value."""
+    method = getattr(handler_class, "worst_case_seconds", None)
+    return float(method(params)) if callable(method) else 0.0

@@ -5,14 +5,17 @@ Run through the real ``check-config`` command (a subprocess).
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from winchester.config.pipelines import HandlerSpec
 from winchester.handlers.atompub import AtomPubHandler
 from winchester.handlers.logger import LoggingHandler
+from winchester.pipeline import build_pipelines
 
 ROOT = Path(__file__).resolve().parents[4]
 
@@ -97,3 +100,16 @@ def test_atompub_worst_case(params: dict[str, object], seconds: float) -> None:
 
 def test_other_handlers_are_quick() -> None:
     assert LoggingHandler.worst_case_seconds({}) == 0
+
+
+def test_the_worker_warns_at_start_too(caplog: pytest.LogCaptureFixture) -> None:
+    specs = {"post": [HandlerSpec("atompub", {"url": "http://feed.example/atom"})]}
+    with caplog.at_level(logging.WARNING, logger="winchester.pipeline"):
+        build_pipelines(specs, lambda _name: AtomPubHandler, lease_seconds=300)
+        build_pipelines(specs, lambda _name: AtomPubHandler, lease_seconds=2000)
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "pipeline post: handler atompub can take up to 1050 s per run, longer "
+        "than lease_seconds (300 s); leases are renewed meanwhile, but raise "
+        "lease_seconds to at least 1050"
+    )
