@@ -75,7 +75,7 @@ def event_time(body: bytes) -> datetime | None:
             notification.get("oslo.message"), str
         ):
             notification = json.loads(notification["oslo.message"])
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(notification, dict):
         return None
