@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -119,3 +120,58 @@ def test_archive_first_then_events_with_deployment_discards_and_envelopes(
     ]
     assert [r.body for r in rejects] == [b"{broken"]
     assert rejects[0].metadata["reason"].startswith("not JSON")
+
+
+def test_max_messages_is_honoured_per_queue_and_statistics_say_what_is_totals(
+    world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.support.yagi_handlers import Recorder
+
+    conf = world["conf"]
+    conf.write_text(
+        conf.read_text().replace(
+            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
+            "apps = winchester, shoebox, tests.support.yagi_handlers:Recorder\n"
+            "max_messages = 2\n",
+        )
+    )
+    Recorder.sizes.clear()
+    bodies = [json.dumps(notification(n)).encode() for n in range(1, 8)]
+    with caplog.at_level(logging.INFO, logger="yagi.worker"):
+        run(world, bodies)
+    assert sum(Recorder.sizes) == 7 and max(Recorder.sizes) <= 2
+    assert set(stored(world)) == {f"m-{n}" for n in range(1, 8)}
+    [line] = [r.getMessage() for r in caplog.records if "since start" in r.getMessage()]
+    period, _, totals = line.partition("; since start: ")
+    assert "last " in period and "7 messages" in period and "7 saved" in period
+    assert "7 messages" in totals and "7 archived" in totals
+
+
+def test_an_exception_of_one_notification_dead_letters_only_it(
+    world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    conf = world["conf"]
+    conf.write_text(
+        conf.read_text().replace(
+            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
+            "apps = tests.support.yagi_handlers:Fussy, winchester, shoebox\n",
+        )
+    )
+    bad = notification(4)
+    bad["payload"]["explode"] = "boom"
+    bodies = [json.dumps(notification(n)).encode() for n in (1, 2, 3, 5, 6)]
+    bodies.insert(3, json.dumps(bad).encode())
+    with caplog.at_level(logging.INFO, logger="yagi.worker"):
+        run(world, bodies)
+    assert set(stored(world)) == {"m-1", "m-2", "m-3", "m-5", "m-6"}
+    rejects = [
+        record
+        for path in sorted((world["tmp"] / "archive" / "rejects").glob("*.gz"))
+        for record in shoebox.read(path)
+    ]
+    assert [r.metadata["reason"] for r in rejects] == [
+        "fussy: ValueError: cannot take explode='boom'"
+    ]
+    assert any(
+        "message m-4 dead-lettered: fussy:" in r.getMessage() for r in caplog.records
+    )
