@@ -3,14 +3,20 @@
 ::
 
     shoebox ls DIR...                      files, sizes, records, time spans
-    shoebox cat [--metadata] FILE...       records as JSON lines
-    shoebox verify FILE|DIR...             exit 1 on any problem
+    shoebox cat [--metadata] [--unique] FILE...   records as JSON lines
+    shoebox verify FILE|DIR...             exit 1 on any problem; duplicates
     shoebox replay FILE|DIR... --to URL [--exchange X] [--routing-key K] [--queue Q]
     shoebox replay FILE|DIR... --winchester winchester.yaml
 
 ``cat`` prints each body as received when it is one line of JSON (the usual
 case), else its record form ``{"body": "..."}`` / ``{"body_b64": "..."}``;
-with ``--metadata`` it prints whole records in the archive's JSON line format.
+with ``--metadata`` it prints whole records in the archive's JSON line format;
+with ``--unique`` it skips records whose message id was printed already (a
+redelivery after a crash archives a notification twice).
+
+``verify`` also reports message ids that appear more than once in the files it
+was given (how many, and a few examples with their files); duplicates alone do
+not make it fail.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from shoebox import replay
 from shoebox.exceptions import CorruptArchive
 from shoebox.formats import JsonFormat, Record
 from shoebox.reader import read
-from shoebox.summary import FileReport, archive_files, examine
+from shoebox.summary import Duplicates, FileReport, archive_files, examine, record_id
 from stacktach.exceptions import StackTachError
 
 __all__ = ["main"]
@@ -125,12 +131,20 @@ def _report_dict(report: FileReport) -> dict[str, object]:
     is_flag=True,
     help='Print whole records: {"metadata": {...}, "notification": ...}.',
 )
-def cat_command(files: tuple[str, ...], metadata: bool) -> None:
+@click.option(
+    "--unique",
+    is_flag=True,
+    help="Skip records whose message id was printed already (redeliveries).",
+)
+def cat_command(files: tuple[str, ...], metadata: bool, unique: bool) -> None:
     """Print the records of archive files as JSON lines."""
     out = sys.stdout.buffer
+    seen = Duplicates()
     for path in _files(files):
         try:
             for record in read(path):
+                if unique and seen.add(record_id(record.body, record.metadata), path):
+                    continue
                 out.write(cat_line(record, metadata=metadata))
         except CorruptArchive as exc:
             out.flush()
@@ -147,9 +161,12 @@ def verify_command(targets: tuple[str, ...]) -> None:
     """
     bad = records = 0
     paths = _files(targets)
+    duplicates = Duplicates()
     for path in paths:
         report = examine(path)
         records += report.records
+        for found in report.ids:
+            duplicates.add(found, path)
         if report.ok:
             checked = " sha256 ok" if report.expected_digest else ""
             click.echo(f"OK    {path}  {report.records} records{checked}")
@@ -157,7 +174,16 @@ def verify_command(targets: tuple[str, ...]) -> None:
             bad += 1
             for problem in report.problems:
                 click.echo(f"FAIL  {problem}")
-    click.echo(f"{len(paths)} files, {records} records, {bad} with problems")
+    if duplicates.ids:
+        click.echo(
+            f"DUP   {duplicates.ids} message ids appear more than once "
+            f"({duplicates.records} extra records; a redelivery after a crash "
+            f"archives twice): e.g. {'; '.join(duplicates.examples())}"
+        )
+    click.echo(
+        f"{len(paths)} files, {records} records, {bad} with problems, "
+        f"{duplicates.records} duplicates"
+    )
     if bad:
         sys.exit(1)
 
