@@ -274,8 +274,12 @@ class Archive:
             finished = Finisher(self.format, self.destination, self.template).finish(
                 working, self._clock()
             )
-        except OSError:
-            LOG.exception("cannot finish %s; will retry at the next roll", working)
+        except OSError as exc:
+            LOG.error(
+                "cannot finish %s (%s); will retry at the next roll",
+                working,
+                exc,
+            )
             with self._lock:
                 self.stats.finish_errors += 1
                 self._unfinished.append(working)

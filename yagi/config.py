@@ -10,7 +10,8 @@ warning):
 ``[rabbit_broker]``   ``url`` (a broker URL), or the original's ``host``, ``port``,
                       ``user``, ``password``, ``vhost``, ``ssl``; ``reconnect_delay``,
                       ``max_wait``, ``poll_delay``, ``max_connection_age`` and
-                      ``exchange_name`` are accepted for compatibility
+                      ``exchange_name`` are accepted for compatibility, with a
+                      warning that they are not used
 ``[consumers]``       ``queues``: comma-separated queue names
 ``[consumer:<queue>]`` ``apps`` (handler chain), ``exchange``, ``exchange_type``,
                       ``routing_key``, ``durable``, ``auto_delete``,
@@ -129,6 +130,14 @@ IGNORED = {
     "filter",
 }
 _PER_QUEUE = {"consumer", "winchester", "shoebox"}
+#: The original's broker keys this consumer has no use for (warned about).
+_COMPAT_ONLY = (
+    "poll_delay",
+    "reconnect_delay",
+    "max_wait",
+    "max_connection_age",
+    "exchange_name",
+)
 _OPEN_KEYS = {"filters", "exclude_filters", "discard_filters"}
 
 
@@ -222,6 +231,9 @@ def load(
                 raise ConfigError(
                     f"unknown key{hint}", source=source, key=f"[{section}] {key}"
                 )
+    for key in _COMPAT_ONLY:
+        if parser.has_option("rabbit_broker", key):
+            warn(f"{source}: [rabbit_broker] {key} is accepted and not used")
     getter = _Getter(parser, source)
     queues = _split(parser.get("consumers", "queues", fallback=""))
     if not queues:

@@ -125,10 +125,10 @@ class ArchiveHandler(YagiHandler):
             options["filename_template"] = settings["filename_template"]
         rejects = Path(settings.get("reject_folder", str(destination / "rejects")))
         if "<pid>" not in template and Path(template).is_dir():
-            self._recover_folder(Path(template), destination, fmt)
+            self._recover_folder(Path(template), destination, options)
         self.archive = shoebox.Archive(destination, working, **options)
         self._recover_abandoned(
-            siblings, sibling_re, working, destination, rejects, fmt
+            siblings, sibling_re, working, destination, rejects, options
         )
         self.rejects = shoebox.Archive(
             rejects,
@@ -145,10 +145,14 @@ class ArchiveHandler(YagiHandler):
         self._reported = 0
 
     @staticmethod
-    def _recover_folder(folder: Path, destination: Path, fmt: str) -> bool:
+    def _recover_folder(
+        folder: Path, destination: Path, options: dict[str, Any]
+    ) -> bool:
         """Finish the files left in ``folder``; False if a live process holds it."""
         try:
-            shoebox.Archive(destination, folder, fmt=fmt, roll_minutes=None).close()
+            shoebox.Archive(
+                destination, folder, **{**options, "roll_minutes": None}
+            ).close()
         except shoebox.ShoeboxError:
             return False
         return True
@@ -161,7 +165,7 @@ class ArchiveHandler(YagiHandler):
         ours: Path,
         destination: Path,
         rejects: Path,
-        fmt: str,
+        options: dict[str, Any],
     ) -> None:
         """Finish the files of working folders whose process died.
 
@@ -182,7 +186,7 @@ class ArchiveHandler(YagiHandler):
             if not cls._recover_folder(
                 folder,
                 rejects if rejects_folder else destination,
-                "json" if rejects_folder else fmt,
+                {"fmt": "json"} if rejects_folder else options,
             ):
                 continue  # in use by a live process
             with contextlib.suppress(OSError):

@@ -31,6 +31,9 @@ def test_the_sandbox_files_concatenated_load(corpus_config: Path) -> None:
     }
     assert config.section("shoebox", "monitor.info")["roll_size_mb"] == "20"
     assert any("[oahu]" in w for w in warnings)  # ignored, but said
+    assert any(
+        "[rabbit_broker] poll_delay is accepted and not used" in w for w in warnings
+    )
 
 
 BASE = """
