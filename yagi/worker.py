@@ -22,8 +22,9 @@ full archive disk) holds the batch, unacked, and retries (see
 raises is blamed on the batch's notifications: the handler is run again on
 each half of what it was given, down to single notifications, and each one
 that still fails alone is dead-lettered with ``<handler>: <Type>: <message>``
-(logged at ERROR with the traceback once per batch). Every dead-lettered
-message is logged at INFO with its message id and reason.
+(cut to ``MAX_REASON`` characters; logged at ERROR with the traceback once per
+batch). Every dead-lettered message is logged at INFO with its message id and
+reason.
 
 **Statistics.** Every ``update_timer`` seconds one line per queue: the counts
 of the period (``last 300s: ...``, with the rate and the average batch latency)
@@ -121,7 +122,7 @@ def isolate(
         pending = [item for item in batch.items if item.rejected is None]
         if len(pending) <= 1:
             for item in pending:
-                item.reject(f"{name}: {type(exc).__name__}: {exc}")
+                item.reject(_reason(name, exc))
             return
         if first:
             LOG.error(
@@ -137,6 +138,16 @@ def isolate(
     middle = len(pending) // 2
     for half in (pending[:middle], pending[middle:]):
         isolate(name, handle, Batch(batch.queue, batch.deployment, half), first=False)
+
+
+#: Longest reason given to the dead-letter header (a database error can hold a
+#: whole SQL statement and its parameters).
+MAX_REASON = 1000
+
+
+def _reason(name: str, exc: BaseException) -> str:
+    text = f"{name}: {type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
 def _decode(item: Item) -> None:
