@@ -15,6 +15,11 @@ files, callbacks after each roll, a reader for both formats and the
     for record in shoebox.read(path):
         record.body, record.metadata
 
+Archives are written before the batch is acked, so a consumer killed in
+between archives the redelivered notifications a second time: an archive may
+hold a notification twice (``shoebox verify`` reports duplicate message ids,
+``shoebox cat --unique`` skips them; see :mod:`shoebox.summary`).
+
 Importing this package opens nothing and starts no thread. shoebox imports
 only ``stacktach`` (DESIGN §2): never ``notabene``, ``winchester`` or
 ``distiller``.

@@ -161,7 +161,8 @@ def _decode_body(item: Item) -> None:
     try:
         body = orjson.loads(item.delivery.body)
     except orjson.JSONDecodeError as exc:
-        item.reject(f"not JSON: {exc}")
+        deep = "depth" in str(exc) or "recursion" in str(exc)
+        item.reject(f"nested too deep: {exc}" if deep else f"not JSON: {exc}")
         return
     if isinstance(body, dict) and isinstance(body.get("oslo.message"), (str, bytes)):
         try:

@@ -83,7 +83,7 @@ def bad_notifications(template: dict[str, object]) -> dict[bytes, str]:
         ).encode(): "distiller: no usable time",
         deep_no_id.encode(): "distiller: nested too deep",
         (json.dumps(variant())[:-1] + ', "deep": ' + _deep(2000) + "}").encode(): (
-            "not JSON"
+            "nested too deep"
         ),
         json.dumps(variant(event_type=None)).encode(): "distiller: no event_type",
         json.dumps(explode).encode(): "fussy: ValueError: cannot take explode=7",
