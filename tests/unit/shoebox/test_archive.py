@@ -262,3 +262,28 @@ def test_a_failed_sync_cuts_back_to_the_last_synced_record(
         archive.flush()
     [path] = finished(folders[0])
     assert [r.body for r in shoebox.read(path)] == [b'{"n": 1}', b'{"n": 2}']
+
+
+def test_a_finish_that_fails_gives_its_space_back_and_keeps_the_working_file(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from shoebox import finish as finish_module
+
+    real = finish_module._copy
+
+    def copy_then_enospc(*args: Any) -> None:
+        real(*args)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with shoebox.Archive(*folders, roll_minutes=None) as archive:
+        archive.write([(b'{"n": 1}', {})])
+        monkeypatch.setattr(finish_module, "_copy", copy_then_enospc)
+        assert archive.roll() is None
+        assert finished(folders[0]) == []
+        assert not any(folders[0].glob(".*.partial"))
+        assert archive.stats.finish_errors == 1
+        monkeypatch.setattr(finish_module, "_copy", real)
+    [path] = finished(folders[0])  # finished at the next roll (on close)
+    assert [r.body for r in shoebox.read(path)] == [b'{"n": 1}']
