@@ -175,3 +175,69 @@ def test_an_exception_of_one_notification_dead_letters_only_it(
     assert any(
         "message m-4 dead-lettered: fussy:" in r.getMessage() for r in caplog.records
     )
+
+
+def test_working_folders_per_process_and_recovery_of_older_layouts(
+    world: dict[str, Any],
+) -> None:
+    """A folder of a dead process of this host, and files an older version left
+    directly in working_directory, are finished at start; live ones are not."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    tmp = world["tmp"]
+    base = tmp / "work"
+    conf = world["conf"]
+    conf.write_text(conf.read_text().replace(f"{tmp / 'work-<pid>'}", str(base)))
+    host = socket.gethostname()
+    dead = base / f"{host}-999999999"
+    other_host = base / "elsewhere-12"
+    for folder, body in (
+        (dead, b'{"n": 1}'),
+        (base, b'{"n": 2}'),
+        (other_host, b'{"n": 3}'),
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "20240101T000000-1-abcd.json").write_bytes(
+            b'{"metadata":{},"notification":' + body + b"}\n"
+        )
+    # a live process of this host holds its folder
+    live = base / f"{host}-1"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, pathlib; from shoebox.recovery import "
+            "lock_working_folder; p = pathlib.Path(sys.argv[1]); "
+            "p.mkdir(parents=True); lock_working_folder(p); print('locked', "
+            "flush=True); time.sleep(60)",
+            str(live),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        (live / "20240101T000000-1-beef.json").write_bytes(
+            b'{"metadata":{},"notification":{"n": 4}}\n'
+        )
+        worker = YagiWorker(yagi_config.load([conf]))
+        ours = base / f"{host}-{os.getpid()}"
+        assert ours.is_dir() and (base / f"{ours.name}-rejects").is_dir()
+        recovered = sorted(
+            record.body
+            for path in (tmp / "archive").glob("*.gz")
+            for record in shoebox.read(path)
+        )
+        assert recovered == [b'{"n": 1}', b'{"n": 2}']
+        assert not dead.exists()
+        assert (live / "20240101T000000-1-beef.json").exists()  # alive: left alone
+        assert any(other_host.iterdir())  # another host's: its own business
+        for chain in worker.chains.values():
+            for handler in chain.handlers:
+                handler.close()
+    finally:
+        holder.kill()
+        holder.wait()
