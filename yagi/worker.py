@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -307,10 +308,19 @@ def _counts(counts: Counter[str]) -> str:
     return ", ".join(f"{counts[n]} {n.replace('_', '-')}" for n in names)
 
 
+_RAW_ID = re.compile(rb'"message_id"\s*:\s*"([^"\\]{1,200})"')
+
+
 def _message_id(item: Item) -> str:
-    """The id the reject log names: the notification's, else the broker's."""
+    """The id the reject log names: the notification's, else the broker's.
+
+    For a body that could not be decoded, a ``"message_id": "..."`` found in
+    its bytes is named (it helps find the message).
+    """
     if item.notification is not None:
         found = item.notification.get("message_id")
         if isinstance(found, str) and found:
             return found
+    elif (raw := _RAW_ID.search(item.delivery.body)) is not None:
+        return raw.group(1).decode("utf-8", "replace")
     return str(item.delivery.message_id or "(none)")

@@ -127,6 +127,9 @@ def test_each_kind_of_bad_notification_is_dead_lettered_and_the_rest_stored(
         assert reason.startswith(bad[body]), (bad[body], reason)
     exploded = json.loads(next(b for b in bad if b"explode" in b))
     assert f"message {exploded['message_id']} dead-lettered: fussy:" in err
+    undecodable = next(b for b, why in bad.items() if why == "nested too deep")
+    raw_id = undecodable.split(b'"message_id": "')[1].split(b'"')[0].decode()
+    assert f"message {raw_id} dead-lettered: nested too deep" in err
     rejects = [
         record
         for path in sorted((setup.archive / "rejects").glob("*.gz"))
