@@ -33,12 +33,9 @@ import click
 import notabene
 from shoebox import read
 from shoebox.summary import archive_files
-from stacktach.exceptions import ConfigError, StackTachError
-from winchester.clock import EventClock
+from stacktach.exceptions import StackTachError
+from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
-from winchester.config.triggers import load_triggers
-from winchester.ingest import TriggerManager
-from winchester.storage.engine import connect
 
 __all__ = ["ReplaySummary", "batches", "main", "to_broker", "to_winchester"]
 
@@ -136,22 +133,15 @@ def to_winchester(
     Raises ``ConfigError`` when the file has no ``distiller_config`` or
     ``trigger_definitions``.
     """
-    settings = WinchesterSettings.load(settings_path)
-    distiller_settings = settings.distiller_settings()
-    if distiller_settings is None:
-        raise ConfigError("replay needs distiller_config", source=str(settings_path))
-    triggers_path = settings.locate("trigger_definitions")
-    if triggers_path is None:
-        raise ConfigError("replay needs trigger_definitions", source=str(settings_path))
-    distiller = distiller_settings.build()
-    triggers = load_triggers(triggers_path)
-    engine = connect(settings.database.url)
+    manager = build_trigger_manager(
+        WinchesterSettings.load(settings_path),
+        clock="event",
+        need_triggers=True,
+        purpose="replay",
+    )
     summary = ReplaySummary()
     started = time.perf_counter()
     try:
-        manager = TriggerManager(
-            engine, triggers, EventClock(engine), distiller=distiller
-        )
         for bodies in batches(files, batch_size, summary, done):
             result = manager.add_notifications(bodies)
             summary.saved += result.saved
@@ -159,7 +149,7 @@ def to_winchester(
             summary.unmatched += result.unmatched
             summary.rejected += len(result.rejected)
     finally:
-        engine.dispose()
+        manager.engine.dispose()
     summary.seconds = time.perf_counter() - started
     return summary
 

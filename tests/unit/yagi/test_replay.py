@@ -185,7 +185,7 @@ def test_replay_reports_a_bad_winchester_file(
     settings.write_text("database:\n  url: sqlite://\n")
     result = CliRunner().invoke(main, [str(folder), "--winchester", str(settings)])
     assert result.exit_code == 1
-    assert "replay needs distiller_config" in result.output
+    assert "distiller_config: required to replay" in result.output
 
 
 def test_shoebox_replay_says_to_use_yagi_replay(tmp_path: Path) -> None:
