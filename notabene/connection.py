@@ -41,6 +41,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -263,12 +264,15 @@ def establish(
     *,
     backoff: Backoff | None = None,
     stop: threading.Event | None = None,
+    deadline: float | None = None,
 ) -> Connection:
     """Connect to ``url``, retrying with ``backoff``; return the open connection.
 
-    Raises :class:`BrokerUnavailable` when the policy is exhausted (or ``stop`` is
-    set while waiting), :class:`BrokerConfigError` at once when the broker
-    refuses the credentials or the vhost.
+    Raises :class:`BrokerUnavailable` when the policy is exhausted, when the next
+    attempt would start after ``deadline`` (a :func:`time.monotonic` value; a
+    daemon's bounded start-up) or ``stop`` is set while waiting, and
+    :class:`BrokerConfigError` at once when the broker refuses the credentials
+    or the vhost.
     """
     attempts = (backoff or Backoff()).attempts(stop=stop)
     conn = connect(url, **(transport_options or {}))
@@ -285,6 +289,12 @@ def establish(
                 discard(conn)
                 raise
             delay = attempts.failed()
+            if (
+                delay is not None
+                and deadline is not None
+                and time.monotonic() + delay > deadline
+            ):
+                delay = None
             if delay is not None:
                 LOG.warning(
                     "broker %s unreachable (%s: %s); attempt %d, retrying in %.1fs",

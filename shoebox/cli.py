@@ -16,7 +16,6 @@ with ``--metadata`` it prints whole records in the archive's JSON line format.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,7 +28,9 @@ from shoebox.exceptions import CorruptArchive
 from shoebox.formats import JsonFormat, Record
 from shoebox.reader import read
 from shoebox.summary import FileReport, archive_files, examine
+from stacktach.cli import Group, debug_requested
 from stacktach.exceptions import StackTachError
+from stacktach.logsetup import setup_logging
 
 __all__ = ["main"]
 
@@ -66,14 +67,15 @@ def cat_line(record: Record, *, metadata: bool = False) -> bytes:
     return b"{" + member + b"}\n"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """List, read, verify and replay shoebox archive files."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    setup_logging(
+        level="INFO" if verbose else "WARNING",
+        debug=debug_requested(ctx),
+        fmt="%(levelname)s %(name)s: %(message)s",
     )
 
 

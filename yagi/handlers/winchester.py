@@ -42,6 +42,7 @@ class WinchesterHandler(YagiHandler):
             )
         )
         settings = WinchesterSettings.load(path)
+        self.config_file = path
         distiller_settings = settings.distiller_settings()
         if distiller_settings is None:
             raise ConfigError(
@@ -50,7 +51,11 @@ class WinchesterHandler(YagiHandler):
         distiller = distiller_settings.build()
         triggers_path = settings.locate("trigger_definitions")
         triggers = load_triggers(triggers_path) if triggers_path is not None else []
-        engine = connect(settings.database.url, echo=settings.database.echo_sql)
+        engine = connect(
+            settings.database.url,
+            echo=settings.database.echo_sql,
+            timeouts=settings.database.timeouts,
+        )
         self.manager = TriggerManager(
             engine, triggers, make_clock(settings.clock, engine), distiller=distiller
         )
