@@ -67,6 +67,50 @@ def check_logging_config(
             source=source,
             key=key,
         )
+    problem = _structure_problem(parser)
+    if problem:
+        raise ConfigError(
+            f"{where}: invalid logging configuration: {problem}", source=source, key=key
+        )
+
+
+def _keys(parser: configparser.ConfigParser, section: str) -> list[str]:
+    return _split(parser.get(section, "keys", fallback=""))
+
+
+def _structure_problem(parser: configparser.ConfigParser) -> str | None:
+    """What :func:`logging.config.fileConfig` would trip over, without running it."""
+    loggers = _keys(parser, "loggers")
+    handlers = _keys(parser, "handlers")
+    formatters = _keys(parser, "formatters")
+    if "root" not in loggers:
+        return "[loggers] keys must include root"
+    for name in formatters:
+        if not parser.has_section(f"formatter_{name}"):
+            return f"no [formatter_{name}] section for [formatters] key {name!r}"
+    for name in handlers:
+        section = f"handler_{name}"
+        if not parser.has_section(section):
+            return f"no [{section}] section for [handlers] key {name!r}"
+        if not parser.has_option(section, "class"):
+            return f"[{section}] has no class"
+        formatter = parser.get(section, "formatter", fallback="").strip()
+        if formatter and formatter not in formatters:
+            return f"[{section}] formatter {formatter!r} is not in [formatters] keys"
+    for name in loggers:
+        section = f"logger_{name}"
+        if not parser.has_section(section):
+            return f"no [{section}] section for [loggers] key {name!r}"
+        for handler in _split(parser.get(section, "handlers", fallback="")):
+            if handler not in handlers:
+                return f"[{section}] handler {handler!r} is not in [handlers] keys"
+        if name != "root" and not parser.has_option(section, "qualname"):
+            return f"[{section}] has no qualname"
+    return None
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def setup_logging(
