@@ -110,8 +110,11 @@ def require_schema(engine: Engine, config: str, *, timeout: float = 0.0) -> None
     where = engine.url.render_as_string(hide_password=True)
     deadline = time.monotonic() + timeout
     warned = False
+    quiet = logging.getLogger("alembic.runtime.migration")
+    level = quiet.level
     while True:
         try:
+            quiet.setLevel(logging.WARNING)  # not its "Context impl" lines
             with engine.connect() as conn:
                 current = set(MigrationContext.configure(conn).get_current_heads())
             break
@@ -126,6 +129,8 @@ def require_schema(engine: Engine, config: str, *, timeout: float = 0.0) -> None
                 LOG.warning("%s; retrying for up to %.0fs", error, timeout)
                 warned = True
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        finally:
+            quiet.setLevel(level)
     upgrade = f"run `winchester-db -c {config} upgrade`"
     if not current:
         raise DatabaseConfigError(
