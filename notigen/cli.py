@@ -344,7 +344,7 @@ def _run(config: SimConfig, options: dict[str, Any]) -> None:
     if not quiet:
         click.echo(summary.format(), err=True)
     if failure is not None:
-        raise click.ClickException(str(failure))
+        raise _sink_error(failure) from None
     if interrupted:
         sys.exit(130)
 
@@ -359,12 +359,21 @@ def _sink(options: dict[str, Any]) -> Sink:
                 batch=options["batch_size"],
                 queue=options["declare_queue"],
             )
-        except (RuntimeError, SinkError) as exc:
+        except SinkError as exc:
+            raise _sink_error(exc) from None
+        except RuntimeError as exc:
             raise click.ClickException(str(exc)) from None
     out = options["out"]
     if out == "-":
         return FileSink(sys.stdout.buffer, batch=options["batch_size"])
     return FileSink(_open_output(out, "--out"), batch=options["batch_size"], owned=True)
+
+
+def _sink_error(exc: SinkError) -> Exception:
+    """A broker refusing our credentials or vhost is a ConfigError (exit 2)."""
+    if isinstance(exc.__cause__, ConfigError):
+        return ConfigError(str(exc), key="--to")
+    return exc
 
 
 def _open_output(path: str, option: str) -> IO[bytes]:
