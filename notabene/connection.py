@@ -245,7 +245,18 @@ def is_recoverable(conn: Connection, exc: BaseException) -> bool:
 
 def config_error(url: str, exc: BaseException, what: str) -> BrokerConfigError:
     """Wrap a broker refusal in :class:`BrokerConfigError` naming ``what`` failed."""
-    return BrokerConfigError(f"broker refused {what}: {exc}", source=redact_url(url))
+    hint = _CONFIG_HINTS.get(getattr(exc, "code", None), "")
+    text = " ".join(str(exc).split())
+    return BrokerConfigError(
+        f"broker refused {what}: {text}{hint}", source=redact_url(url)
+    )
+
+
+_CONFIG_HINTS = {
+    403: " (check the user and password in the broker URL)",
+    530: " (check the vhost in the broker URL: it must exist and the user may use it)",
+    406: " (a queue or exchange exists with other arguments: match or delete it)",
+}
 
 
 def discard(conn: Connection | None) -> None:

@@ -202,8 +202,8 @@ def test_mysql_urls_of_the_original_use_pymysql(
 @pytest.mark.parametrize(
     ("case", "want", "words"),
     [
-        ("password", 2, "ACCESS_REFUSED"),
-        ("vhost", 2, "broker refused"),
+        ("password", 2, "user and password"),
+        ("vhost", 2, "check the vhost"),
         ("unreachable", 1, "unavailable"),
     ],
 )

@@ -35,9 +35,9 @@ BIN = Path(sys.executable).parent
 class Daemon:
     """A yagi-event process whose stderr is collected line by line."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], command: str = "yagi-event") -> None:
         self.process = subprocess.Popen(
-            [str(BIN / "yagi-event"), *args],
+            [str(BIN / command), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -120,6 +120,8 @@ class World:
             f"distiller_config: {self.corpus_config / 'event_definitions.yaml'}\n"
             f"trigger_definitions: {self.corpus_config / 'triggers.yaml'}\n"
             "catch_all_notifications: true\n"
+            f"pipeline_config: {self.corpus_config / 'pipelines.yaml'}\n"
+            "pipeline_worker_delay: 0.2\n"
         )
         path = self.tmp / "yagi.conf"
         path.write_text(
@@ -204,6 +206,25 @@ def test_sigterm_ends_yagi_event_within_the_grace_period(world: World) -> None:
     _stall_with_work(world, daemon)
     deadline = time.monotonic() + 60
     while world.proxy.held == 0:  # the batch's statements reached the stalled link
+        assert time.monotonic() < deadline, daemon.stderr
+        time.sleep(0.1)
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(timeout=60) == 0, daemon.stderr
+    daemon.reader.join(timeout=10)
+    assert daemon.logged("did not stop within"), daemon.stderr
+
+
+def test_sigterm_ends_pipeline_worker_within_the_grace_period(world: World) -> None:
+    world.config(read_timeout=600)
+    daemon = Daemon(
+        ["-c", str(world.tmp / "winchester.yaml"), "--stop-grace", "2"],
+        command="pipeline-worker",
+    )
+    world.daemons.append(daemon)
+    daemon.wait_for(lambda: daemon.logged("starting"), "the worker starting")
+    world.proxy.stall()
+    deadline = time.monotonic() + 60
+    while world.proxy.held == 0:  # its next claim reached the stalled link
         assert time.monotonic() < deadline, daemon.stderr
         time.sleep(0.1)
     daemon.process.send_signal(signal.SIGTERM)
