@@ -252,7 +252,7 @@ def config_error(url: str, exc: BaseException, what: str) -> BrokerConfigError:
     )
 
 
-_CONFIG_HINTS = {
+_CONFIG_HINTS: dict[object, str] = {
     403: " (check the user and password in the broker URL)",
     530: " (check the vhost in the broker URL: it must exist and the user may use it)",
     406: " (a queue or exchange exists with other arguments: match or delete it)",
