@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shoebox.reader import read
-from stacktach.exceptions import ConfigError
 
 __all__ = ["ReplaySummary", "batches", "to_broker", "to_winchester"]
 
@@ -121,28 +120,18 @@ def to_winchester(
     """
     # Imported here: ingest pulls in SQLAlchemy, distiller and winchester, which
     # the archive writer and reader never need.
-    from winchester.clock import EventClock  # noqa: PLC0415
+    from winchester.build import build_trigger_manager  # noqa: PLC0415
     from winchester.config.settings import WinchesterSettings  # noqa: PLC0415
-    from winchester.config.triggers import load_triggers  # noqa: PLC0415
-    from winchester.ingest import TriggerManager  # noqa: PLC0415
-    from winchester.storage.engine import connect  # noqa: PLC0415
 
-    settings = WinchesterSettings.load(settings_path)
-    distiller_settings = settings.distiller_settings()
-    if distiller_settings is None:
-        raise ConfigError("replay needs distiller_config", source=str(settings_path))
-    triggers_path = settings.locate("trigger_definitions")
-    if triggers_path is None:
-        raise ConfigError("replay needs trigger_definitions", source=str(settings_path))
-    distiller = distiller_settings.build()
-    triggers = load_triggers(triggers_path)
-    engine = connect(settings.database.url)
+    manager = build_trigger_manager(
+        WinchesterSettings.load(settings_path),
+        clock="event",
+        need_triggers=True,
+        purpose="replay",
+    )
     summary = ReplaySummary()
     started = time.perf_counter()
     try:
-        manager = TriggerManager(
-            engine, triggers, EventClock(engine), distiller=distiller
-        )
         for bodies in batches(files, batch_size, summary, done):
             result = manager.add_notifications(bodies)
             summary.saved += result.saved
@@ -150,6 +139,6 @@ def to_winchester(
             summary.unmatched += result.unmatched
             summary.rejected += len(result.rejected)
     finally:
-        engine.dispose()
+        manager.engine.dispose()
     summary.seconds = time.perf_counter() - started
     return summary

@@ -14,14 +14,14 @@ import click
 from stacktach.cli import Command, debug_requested, exit_after
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import setup_logging
+from winchester.build import build_engine, build_trigger_manager
 from winchester.clock import make_clock
 from winchester.config.handlers import resolve_handler
 from winchester.config.pipelines import load_pipelines
 from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
-from winchester.ingest import TriggerManager
 from winchester.pipeline import PipelineWorker, TrimSettings, build_pipelines
-from winchester.storage.engine import DatabaseUnavailable, connect
+from winchester.storage.engine import DatabaseUnavailable
 from winchester.storage.startup import require_schema
 
 __all__ = ["build_worker", "main"]
@@ -44,11 +44,7 @@ def build_worker(settings: WinchesterSettings, name: str) -> PipelineWorker:
     handlers = build_pipelines(
         pipelines, lambda handler: resolve_handler(specs[handler])
     )
-    engine = connect(
-        settings.database.url,
-        echo=settings.database.echo_sql,
-        timeouts=settings.database.timeouts,
-    )
+    engine = build_engine(settings)
     clock = make_clock(settings.clock, engine)
     trim = (
         TrimSettings(settings.trim_events_age, settings.trim_events_batch_size)
@@ -60,7 +56,9 @@ def build_worker(settings: WinchesterSettings, name: str) -> PipelineWorker:
         triggers={t.name: t for t in triggers},
         pipelines=handlers,
         clock=clock,
-        manager=TriggerManager(engine, triggers, clock),
+        manager=build_trigger_manager(
+            settings, engine=engine, clock=clock, with_distiller=False
+        ),
         name=name,
         batch_size=settings.pipeline_worker_batch_size,
         lease=timedelta(seconds=settings.lease_seconds),

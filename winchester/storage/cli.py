@@ -1,4 +1,9 @@
-"""``winchester-db``: create and migrate the winchester database (alembic).
+"""``winchester-db``: create and migrate the winchester database; ingest files.
+
+``upgrade``/``downgrade``/``current``/``history``/``stamp`` run alembic on the
+database of ``database.url``. ``ingest FILE...`` stores JSON-lines notifications
+from files or stdin (``-``) with everything ``winchester.yaml`` configures; its
+rules are in :mod:`winchester.ingest_file`.
 
 Errors follow :mod:`stacktach.cli`: a refused login or an unknown database
 exits 2 with what to fix, an unreachable database 1; ``--debug`` shows the
@@ -60,6 +65,7 @@ def main(ctx: click.Context, config: str) -> None:
 
     Typical use: ``winchester-db -c winchester.yaml upgrade`` (to the newest
     schema), or ``upgrade --sql`` to print the DDL for a DBA instead of running it.
+    ``winchester-db -c winchester.yaml ingest FILE...`` stores notifications.
     """
     setup_logging(level="INFO", fmt="%(message)s", debug=debug_requested(ctx))
     ctx.obj = {"config": config}
@@ -106,6 +112,41 @@ def history(ctx: click.Context) -> None:
 def stamp(ctx: click.Context, revision: str, sql: bool) -> None:
     """Record REVISION as current without running migrations."""
     _run(command.stamp, _config(ctx, sql), revision, sql=sql)
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, allow_dash=True)
+)
+@click.option(
+    "--batch",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Notifications per transaction.",
+)
+@click.option(
+    "--max-wait",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds a pipe may stay quiet before a partial batch is stored.",
+)
+@click.pass_context
+def ingest(
+    ctx: click.Context, files: tuple[str, ...], batch: int, max_wait: float
+) -> None:
+    """Distil and store the JSON-lines notifications of FILES (``-``: stdin).
+
+    Uses everything winchester.yaml configures (distiller, trait plugins,
+    catch-all, Ceilometer mode, triggers, clock). Streams the input in batches;
+    names each rejected line as FILE:LINE: reason on stderr; shows progress on
+    a terminal; prints a one-line summary. Exit status 1 when any line was
+    rejected or the database is unavailable, 2 for a bad configuration.
+    """
+    from winchester.ingest_file import run_ingest  # noqa: PLC0415 - distiller etc.
+
+    sys.exit(run_ingest(ctx.obj["config"], files, batch_size=batch, max_wait=max_wait))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,12 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from stacktach.exceptions import ConfigError
-from winchester.clock import make_clock
+from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
-from winchester.config.triggers import load_triggers
-from winchester.ingest import TriggerManager
-from winchester.storage.engine import connect
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.base import Batch, YagiHandler
 
@@ -41,24 +37,8 @@ class WinchesterHandler(YagiHandler):
                 "config_file", "winchester.yaml"
             )
         )
-        settings = WinchesterSettings.load(path)
         self.config_file = path
-        distiller_settings = settings.distiller_settings()
-        if distiller_settings is None:
-            raise ConfigError(
-                "distiller_config is required to ingest", source=str(path)
-            )
-        distiller = distiller_settings.build()
-        triggers_path = settings.locate("trigger_definitions")
-        triggers = load_triggers(triggers_path) if triggers_path is not None else []
-        engine = connect(
-            settings.database.url,
-            echo=settings.database.echo_sql,
-            timeouts=settings.database.timeouts,
-        )
-        self.manager = TriggerManager(
-            engine, triggers, make_clock(settings.clock, engine), distiller=distiller
-        )
+        self.manager = build_trigger_manager(WinchesterSettings.load(path))
         self.counts: Counter[str] = Counter()
 
     def handle(self, batch: Batch) -> None:

@@ -217,13 +217,22 @@ def test_ceilometer_mode_reads_context_and_has_its_defaults() -> None:
     )
     d = Distiller(definitions, ceilometer=True)
     event = d.distill(
-        make(_context_user_name="alice", _context_user_id="u-9", _context_tenant="t-9")
+        make(
+            _context_user_name="alice",
+            _context_user_id="u-9",
+            _context_project_id="p-9",
+            _context_tenant="t-9",
+        )
     )
     assert event is not None
     assert event.traits["who"] == "alice"
     assert event.traits["user_id"] == "u-9"
-    assert event.traits["project_id"] == event.traits["tenant_id"] == "t-9"
+    # Ceilometer's current converter reads the context's project_id, not tenant.
+    assert event.traits["project_id"] == event.traits["tenant_id"] == "p-9"
     assert event.traits["request_id"] == "req-1"
+    only_tenant = d.distill(make(_context_tenant="t-9"))
+    assert only_tenant is not None
+    assert "project_id" not in only_tenant.traits
 
 
 def test_last_matching_definition_wins_and_lookups_are_cached() -> None:

@@ -176,7 +176,7 @@ def test_replay_reports_a_bad_winchester_file(
         main, ["replay", str(folder), "--winchester", str(settings)]
     )
     assert result.exit_code == 1
-    assert "replay needs distiller_config" in result.output
+    assert "distiller_config: required to replay" in result.output
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

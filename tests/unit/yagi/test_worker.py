@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 import notabene
 import shoebox
+from tests.support.waiting import wait_for
 from winchester.storage import schema
 from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
@@ -60,6 +61,14 @@ def world(tmp_path: Path, corpus_config: Path) -> dict[str, Any]:
 
 def run(world: dict[str, Any], bodies: list[bytes]) -> YagiWorker:
     worker = YagiWorker(yagi_config.load([world["conf"]]))
+    handled: list[int] = []
+    on_batch = worker.consumer.callback
+
+    def counting(batch: Any) -> None:
+        on_batch(batch)
+        handled.append(len(batch))
+
+    worker.consumer.callback = counting
     thread = threading.Thread(target=worker.run)
     thread.start()
     spec = notabene.QueueSpec(
@@ -69,7 +78,7 @@ def run(world: dict[str, Any], bodies: list[bytes]) -> YagiWorker:
         "memory://", exchange=world["queue"], queues=[spec]
     ) as publisher:
         publisher.publish_batch(bodies, routing_key=world["queue"])
-    time.sleep(1.0)
+    wait_for(lambda: sum(handled) >= len(bodies), 30, "every message handled")
     worker.stop()
     thread.join(10)
     return worker
