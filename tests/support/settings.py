@@ -71,6 +71,7 @@ def notification(
         "_context_request_id": f"req-{n}",
         "_context_user_id": "user-ctx",
         "_context_tenant": "tenant-ctx",
+        "_context_project_id": "tenant-ctx",
         "payload": {"instance_id": f"i-{n % 7}", "user_id": "user-payload"},
         **extra,
     }

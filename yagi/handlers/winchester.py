@@ -4,10 +4,12 @@
 ``winchester.yaml``. Each notification becomes an event with a ``deployment``
 trait (the consumer's region/cell); the events of the batch, their streams and
 the duplicates check are one transaction (see :mod:`winchester.ingest`). A
-notification the distiller rejects is dead-lettered with the reason; a
-duplicate (already stored) is counted and acked. A database outage raises
-:class:`~winchester.storage.engine.DatabaseUnavailable`: the batch is held,
-unacked, and retried.
+notification the trigger manager rejects (``IngestResult.rejected``: the
+distiller's reasons, values the storage refuses) is dead-lettered with the
+reason; a duplicate (already stored) is counted and acked. A database outage
+raises :class:`~winchester.storage.engine.DatabaseUnavailable`: the batch is
+held, unacked, and retried. Any other exception rolls the transaction back and
+the consumer isolates the notification to blame (see :mod:`yagi.worker`).
 """
 
 from __future__ import annotations

@@ -288,3 +288,57 @@ def test_top_level_keys_win_over_listener_metadata() -> None:
 def test_a_metadata_key_that_is_not_an_object_is_left_alone() -> None:
     event = distiller().distill(make(metadata="just text"))
     assert event is not None and event.message_id == "m-1"
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00"]
+)
+def test_an_event_time_at_the_edge_of_the_calendar_rejects(stamp: str) -> None:
+    distiller = Distiller(build_definitions(DEFINITIONS))
+    with pytest.raises(NotificationRejected, match="outside the calendar"):
+        distiller.distill(make(timestamp=stamp))
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00"]
+)
+def test_a_trait_time_at_the_edge_of_the_calendar_drops_the_trait(stamp: str) -> None:
+    distiller = Distiller(build_definitions(DEFINITIONS))
+    body = make()
+    body["payload"]["launched_at"] = stamp
+    event = distiller.distill(body)
+    assert event is not None and "launched_at" not in event.traits
+    assert event.traits["instance_id"] == "i-1"
+    assert distiller.stats.trait_error_total == 1
+
+
+def test_json_nested_over_a_thousand_levels_is_rejected_as_too_deep() -> None:
+    distiller = Distiller(build_definitions(DEFINITIONS), catchall=True)
+    text = b'{"event_type":"a.b","timestamp":"2014-05-01","x":' + b"[" * 2000
+    text += b"]" * 2000 + b"}"
+    with pytest.raises(NotificationRejected, match="nested too deep"):
+        distiller.distill_json(text)
+    body = make()
+    del body["message_id"]
+    body["payload"]["extra"] = _nested(1000)
+    with pytest.raises(NotificationRejected, match="nested too deep"):
+        distiller.distill(body)
+    assert distiller.stats.rejected == 2
+
+
+def test_a_deep_object_as_a_text_trait_is_dropped() -> None:
+    definitions = build_definitions(
+        [{"event_type": "*", "traits": {"blob": {"fields": "payload.blob"}}}]
+    )
+    distiller = Distiller(definitions)
+    body = make()
+    body["payload"]["blob"] = _nested(600)
+    event = distiller.distill(body)
+    assert event is not None and "blob" not in event.traits

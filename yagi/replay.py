@@ -1,26 +1,44 @@
-"""Replaying archives: back into a broker, or straight into the trigger manager.
+"""``yagi-replay``: archived notifications back into a broker or into winchester.
 
-Replay is the one place shoebox uses the rest of StackTach (``notabene`` for
-the broker, ``winchester`` and ``distiller`` for ingest); they are imported
-when a replay starts, so the archive writer and reader need only ``stacktach``.
+::
+
+    yagi-replay ARCHIVE... --to URL [--exchange X] [--routing-key K] [--queue Q]
+    yagi-replay ARCHIVE... --winchester winchester.yaml [--batch N]
+
+ARCHIVE is a shoebox file or a folder of them (read in name order: the names
+start with the roll time), read through :func:`shoebox.read`. Replay lives on
+the consuming side because it needs the broker (``notabene``) and the trigger
+manager (``winchester``); shoebox itself stays a library of archives that
+imports only ``stacktach``.
 
 Into winchester, notifications go through ``TriggerManager.add_notifications``
 in batches with the **event-time clock** (the high-water mark of ingested
 event timestamps, kept in the database): replayed streams expire in event
 time, not by the wall clock. Ingest is idempotent (unique ``message_id``), so
-replaying a file twice stores each event once.
+replaying a file twice stores each event once; note that ``--batch`` decides
+where the clock moves, and so can move stream boundaries. Exit status 2 for
+bad usage, 1 when the replay failed (a bad winchester.yaml, a corrupt file).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shoebox.reader import read
+import click
 
-__all__ = ["ReplaySummary", "batches", "to_broker", "to_winchester"]
+import notabene
+from shoebox import read
+from shoebox.summary import archive_files
+from stacktach.cli import Command
+from stacktach.exceptions import StackTachError
+from winchester.build import build_trigger_manager
+from winchester.config.settings import WinchesterSettings
+
+__all__ = ["ReplaySummary", "batches", "main", "to_broker", "to_winchester"]
 
 Progress = Callable[[Path], None]
 
@@ -86,8 +104,6 @@ def to_broker(
     ``queue`` declares a queue bound with the routing key first (messages sent
     to an exchange with no queue bound are dropped by the broker).
     """
-    import notabene  # noqa: PLC0415 - heavy (kombu), only when replaying
-
     summary = ReplaySummary()
     started = time.perf_counter()
     queues = (
@@ -118,11 +134,6 @@ def to_winchester(
     Raises ``ConfigError`` when the file has no ``distiller_config`` or
     ``trigger_definitions``.
     """
-    # Imported here: ingest pulls in SQLAlchemy, distiller and winchester, which
-    # the archive writer and reader never need.
-    from winchester.build import build_trigger_manager  # noqa: PLC0415
-    from winchester.config.settings import WinchesterSettings  # noqa: PLC0415
-
     manager = build_trigger_manager(
         WinchesterSettings.load(settings_path),
         clock="event",
@@ -142,3 +153,74 @@ def to_winchester(
         manager.engine.dispose()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--to", "url", help="Broker URL (amqp://, filesystem://, memory://).")
+@click.option("--exchange", default="nova", show_default=True, help="Topic exchange.")
+@click.option(
+    "--routing-key",
+    default="notifications.info",
+    show_default=True,
+    help="Routing key of every message.",
+)
+@click.option("--queue", help="Declare this queue, bound with the routing key.")
+@click.option(
+    "--winchester",
+    "settings",
+    type=click.Path(exists=True, dir_okay=False),
+    help="winchester.yaml: distil and ingest straight into its database.",
+)
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1))
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def main(
+    sources: tuple[str, ...],
+    url: str | None,
+    exchange: str,
+    routing_key: str,
+    queue: str | None,
+    settings: str | None,
+    batch: int,
+    quiet: bool,
+) -> None:
+    """Send archived notifications back to a broker or into winchester.
+
+    Into winchester the event-time clock is used, so replayed streams expire in
+    event time. Files are read in name order (the names start with the roll time).
+    """
+    if (url is None) == (settings is None):
+        raise click.UsageError("give exactly one of --to URL and --winchester FILE")
+    try:
+        files = archive_files(sources)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+    with click.progressbar(
+        length=len(files), label="replaying", file=sys.stderr, hidden=quiet
+    ) as bar:
+
+        def done(path: Path) -> None:
+            bar.update(1)
+
+        try:
+            if url is not None:
+                summary = to_broker(
+                    files,
+                    url,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    queue=queue,
+                    batch_size=batch,
+                    done=done,
+                )
+            else:
+                assert settings is not None
+                summary = to_winchester(files, settings, batch_size=batch, done=done)
+        except StackTachError as exc:
+            raise click.ClickException(str(exc)) from None
+    for line in summary.lines():
+        click.echo(line)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
