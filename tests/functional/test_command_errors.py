@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 import shoebox
 from tests.conftest import make_database, require
-from winchester.storage.engine import connect
+from winchester.storage.engine import Timeouts, connect
 from winchester.storage.migrate import upgrade
 
 BIN = Path(sys.executable).parent
@@ -426,3 +426,26 @@ def test_usage_errors_are_one_line(files: Files) -> None:
     assert_one_line("pipeline-worker", status, err, 2, "--no-such-option", "--help")
     status, err = run("yagi-event")
     assert_one_line("yagi-event", status, err, 2, "--config")
+
+
+# ------------------------------------------------------------------ session bounds
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql"])
+def test_statement_and_lock_bounds_reach_the_server(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = make_database(kind, request, tmp_path)
+    engine = connect(url, timeouts=Timeouts(statement=12, lock=7))
+    with engine.connect() as conn:
+        if kind == "mysql":
+            row = conn.exec_driver_sql(
+                "SELECT @@session.innodb_lock_wait_timeout, "
+                "@@session.max_statement_time"
+            ).one()
+            assert (int(row[0]), float(row[1])) == (7, 12.0)
+        else:
+            statement = conn.exec_driver_sql("SHOW statement_timeout").scalar_one()
+            lock = conn.exec_driver_sql("SHOW lock_timeout").scalar_one()
+            assert (statement, lock) == ("12s", "7s")
+    engine.dispose()
