@@ -23,7 +23,6 @@ not make it fail.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -35,6 +34,8 @@ from shoebox.exceptions import CorruptArchive
 from shoebox.formats import JsonFormat, Record
 from shoebox.reader import read
 from shoebox.summary import Duplicates, FileReport, archive_files, examine, record_id
+from stacktach.cli import Group, debug_requested
+from stacktach.logsetup import setup_logging
 
 __all__ = ["main"]
 
@@ -71,14 +72,15 @@ def cat_line(record: Record, *, metadata: bool = False) -> bytes:
     return b"{" + member + b"}\n"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """List, read and verify shoebox archive files."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    setup_logging(
+        level="INFO" if verbose else "WARNING",
+        debug=debug_requested(ctx),
+        fmt="%(levelname)s %(name)s: %(message)s",
     )
 
 

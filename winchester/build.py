@@ -37,7 +37,11 @@ __all__ = ["build_distiller", "build_engine", "build_trigger_manager"]
 
 def build_engine(settings: WinchesterSettings) -> Engine:
     """The database engine ``settings.database`` describes."""
-    return connect(settings.database.url, echo=settings.database.echo_sql)
+    return connect(
+        settings.database.url,
+        echo=settings.database.echo_sql,
+        timeouts=settings.database.timeouts,
+    )
 
 
 def build_distiller(settings: WinchesterSettings, *, purpose: str) -> Distiller:

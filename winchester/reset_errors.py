@@ -13,7 +13,6 @@ configuration error (exit 2), since its streams would only fail again.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,7 +26,8 @@ from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
 from winchester.states import StreamState
 from winchester.storage import lifecycle
-from winchester.storage.engine import DatabaseUnavailable, run_transaction
+from winchester.storage.engine import run_transaction
+from winchester.storage.startup import require_schema
 
 __all__ = ["ResetReport", "reset_errors", "reset_errors_command"]
 
@@ -59,10 +59,13 @@ class ResetReport:
         return lines
 
 
-def reset_errors(settings: WinchesterSettings, only: Sequence[str] = ()) -> ResetReport:
+def reset_errors(
+    settings: WinchesterSettings, only: Sequence[str] = (), *, config: str = ""
+) -> ResetReport:
     """Reset the errored streams of the triggers ``only`` (default: all defined).
 
-    Raises :class:`ConfigError` when a trigger of ``only`` is not defined, and
+    Raises :class:`ConfigError` when a trigger of ``only`` is not defined or the
+    schema is not the code's (``config`` names the file in that message), and
     :class:`~winchester.storage.engine.DatabaseUnavailable` when the database
     cannot be reached.
     """
@@ -81,6 +84,7 @@ def reset_errors(settings: WinchesterSettings, only: Sequence[str] = ()) -> Rese
             )
     engine = build_engine(settings)
     try:
+        require_schema(engine, config or str(settings.source))
 
         def work(conn: Connection) -> ResetReport:
             errored = lifecycle.errored_triggers(conn)
@@ -102,19 +106,12 @@ def reset_errors(settings: WinchesterSettings, only: Sequence[str] = ()) -> Rese
 def reset_errors_command(config: str, triggers: Sequence[str], *, flag: bool) -> None:
     """``pipeline-worker --reset-errors [--trigger NAME]``: print the report.
 
-    Exits 2 for ``--trigger`` without ``--reset-errors`` or a bad configuration,
-    1 when the database cannot be reached; one line on stderr, no traceback.
+    ``--trigger`` without ``--reset-errors`` is a usage error (exit 2); other
+    errors propagate to the command's one-line error handling
+    (:mod:`stacktach.cli`: 2 for configuration, 1 for an unreachable database).
     """
     if not flag:
-        click.echo("pipeline-worker: --trigger needs --reset-errors", err=True)
-        sys.exit(2)
-    try:
-        report = reset_errors(WinchesterSettings.load(config), triggers)
-    except ConfigError as exc:
-        click.echo(f"pipeline-worker: {exc}", err=True)
-        sys.exit(2)
-    except DatabaseUnavailable as exc:
-        click.echo(f"pipeline-worker: {exc}", err=True)
-        sys.exit(1)
+        raise click.UsageError("--trigger needs --reset-errors")
+    report = reset_errors(WinchesterSettings.load(config), triggers, config=config)
     for line in report.lines():
         click.echo(line)

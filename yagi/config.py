@@ -47,14 +47,14 @@ import configparser
 import difflib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import notabene
 from stacktach.exceptions import ConfigError
 
-__all__ = ["ConsumerConfig", "YagiConfig", "load"]
+__all__ = ["ConsumerConfig", "YagiConfig", "load", "shoebox_number"]
 
 LOG = logging.getLogger(__name__)
 
@@ -186,6 +186,24 @@ class YagiConfig:
         return tuple(_split(self.parser.get(kind, handler)))
 
 
+def shoebox_number(
+    settings: Mapping[str, str], key: str, default: float, section: str = "shoebox"
+) -> float:
+    """``settings[key]`` as a number > 0; ``ConfigError`` naming the key otherwise."""
+    raw = settings.get(key)
+    if raw is None or not str(raw).strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"expected a number, got {raw!r}", key=f"[{section}] {key}"
+        ) from None
+    if not value > 0:
+        raise ConfigError(f"must be > 0, got {raw!r}", key=f"[{section}] {key}")
+    return value
+
+
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
@@ -208,6 +226,12 @@ def load(
         except OSError as exc:
             raise ConfigError(
                 f"cannot read: {exc.strerror}", source=str(path)
+            ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not a text file (UTF-8 INI expected; byte {exc.start} is "
+                f"{exc.object[exc.start : exc.start + 1]!r})",
+                source=str(path),
             ) from None
     try:
         parser.read_string(text, source=source)
@@ -291,6 +315,12 @@ class _Getter:
                 section, key, f"expected true or false, got {raw!r}"
             ) from None
 
+    def port(self, section: str) -> int:
+        port = int(self.number(section, "port", 5672, integer=True))
+        if not 0 < port < 65536:
+            raise self.fail(section, "port", f"expected 1 to 65535, got {port}")
+        return port
+
     def broker_url(self) -> str:
         section = "rabbit_broker"
         url = self.parser.get(section, "url", fallback="").strip()
@@ -298,7 +328,7 @@ class _Getter:
             return url
         return notabene.amqp_url(
             host=self.text(section, "host", "localhost"),
-            port=int(self.number(section, "port", 5672, integer=True)),
+            port=self.port(section),
             user=self.text(section, "user", "guest"),
             password=self.parser.get(section, "password", fallback="guest"),
             vhost=self.text(section, "vhost", "/"),

@@ -33,6 +33,7 @@ import click
 import notabene
 from shoebox import read
 from shoebox.summary import archive_files
+from stacktach.cli import Command
 from stacktach.exceptions import StackTachError
 from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
@@ -154,7 +155,7 @@ def to_winchester(
     return summary
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("sources", nargs=-1, required=True)
 @click.option("--to", "url", help="Broker URL (amqp://, filesystem://, memory://).")
 @click.option("--exchange", default="nova", show_default=True, help="Topic exchange.")

@@ -4,48 +4,53 @@
 database of ``database.url``. ``ingest FILE...`` stores JSON-lines notifications
 from files or stdin (``-``) with everything ``winchester.yaml`` configures; its
 rules are in :mod:`winchester.ingest_file`.
+
+Errors follow :mod:`stacktach.cli`: a refused login or an unknown database
+exits 2 with what to fix, an unreachable database 1; ``--debug`` shows the
+traceback. Migrations run without read and statement timeouts (a large table's
+DDL may take long); connecting is still bounded by ``connect_timeout``.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
 import click
 from alembic import command
 from alembic.util import CommandError
+from sqlalchemy.exc import DBAPIError
 
-from stacktach.exceptions import ConfigError
+from stacktach.cli import Group, debug_requested
+from stacktach.logsetup import setup_logging
 from winchester.config.settings import WinchesterSettings
-from winchester.storage.engine import safe_url
+from winchester.storage.engine import check_url, safe_url
 from winchester.storage.migrate import alembic_config
+from winchester.storage.startup import database_error
 
 
 def _config(ctx: click.Context, sql: bool) -> Any:
-    try:
-        settings = WinchesterSettings.load(ctx.obj["config"])
-    except ConfigError as exc:
-        click.echo(f"winchester-db: {exc}", err=True)
-        sys.exit(2)
+    settings = WinchesterSettings.load(ctx.obj["config"])
     url = settings.database.url
     if not sql:
+        check_url(url)
         click.echo(f"database: {safe_url(url)}", err=True)
-    return alembic_config(url)
+    return alembic_config(url, winchester_config=ctx.obj["config"])
 
 
-def _run(action: Any, *args: Any, **kwargs: Any) -> None:
+def _run(action: Any, config: Any, *args: Any, **kwargs: Any) -> None:
     try:
-        action(*args, **kwargs)
+        action(config, *args, **kwargs)
     except CommandError as exc:
         click.echo(f"winchester-db: {exc}", err=True)
         sys.exit(1)
-    except Exception as exc:  # the operator needs the reason, not a traceback
-        click.echo(f"winchester-db: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+    except DBAPIError as exc:
+        source = config.attributes["winchester_config"]
+        url = config.get_main_option("sqlalchemy.url")
+        raise database_error(exc, url, source) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c",
     "--config",
@@ -62,7 +67,7 @@ def main(ctx: click.Context, config: str) -> None:
     schema), or ``upgrade --sql`` to print the DDL for a DBA instead of running it.
     ``winchester-db -c winchester.yaml ingest FILE...`` stores notifications.
     """
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    setup_logging(level="INFO", fmt="%(message)s", debug=debug_requested(ctx))
     ctx.obj = {"config": config}
 
 

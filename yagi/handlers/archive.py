@@ -50,7 +50,7 @@ from typing import Any
 import shoebox
 from stacktach.exceptions import ConfigError, RecoverableError
 from stacktach.timeutils import format_timestamp
-from yagi.config import ConsumerConfig, YagiConfig
+from yagi.config import ConsumerConfig, YagiConfig, shoebox_number
 from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
 
 __all__ = ["ArchiveHandler", "ArchiveUnavailable", "process_folder_name"]
@@ -117,8 +117,8 @@ class ArchiveHandler(YagiHandler):
         ]
         options: dict[str, Any] = {
             "fmt": fmt,
-            "roll_size_mb": float(settings.get("roll_size_mb", 20)),
-            "roll_minutes": float(settings.get("roll_minutes", 60)),
+            "roll_size_mb": shoebox_number(settings, "roll_size_mb", 20),
+            "roll_minutes": shoebox_number(settings, "roll_minutes", 60),
             "callbacks": callbacks,
         }
         if settings.get("filename_template"):

@@ -39,6 +39,7 @@ class WinchesterHandler(YagiHandler):
                 "config_file", "winchester.yaml"
             )
         )
+        self.config_file = path
         self.manager = build_trigger_manager(WinchesterSettings.load(path))
         self.counts: Counter[str] = Counter()
 
