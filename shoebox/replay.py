@@ -141,7 +141,11 @@ def to_winchester(
     started = time.perf_counter()
     try:
         manager = TriggerManager(
-            engine, triggers, EventClock(engine), distiller=distiller
+            engine,
+            triggers,
+            EventClock(engine),
+            distiller=distiller,
+            **TriggerManager.options(settings),
         )
         for bodies in batches(files, batch_size, summary, done):
             result = manager.add_notifications(bodies)

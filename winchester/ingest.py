@@ -65,12 +65,13 @@ process suggesting ``clock: event``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from sqlalchemy.engine import Connection, Engine
@@ -88,6 +89,9 @@ from winchester.storage.limits import Limits, check_event, check_stream_key, lim
 from winchester.storage.names import NameCache
 from winchester.storage.values import encode_key, encode_traits, value_hash
 from winchester.stream_math import CriterionLike, Member, Pending
+
+if TYPE_CHECKING:
+    from winchester.config.settings import WinchesterSettings
 
 __all__ = [
     "DEFAULT_CLOCK_MAX_SKEW",
@@ -231,6 +235,17 @@ class TriggerManager:
         self._limits: Limits | None = None
         self.totals: Counter[str] = Counter()
 
+    @staticmethod
+    def options(settings: WinchesterSettings) -> dict[str, Any]:
+        """The keyword arguments ``winchester.yaml`` gives a manager.
+
+        ``TriggerManager(engine, triggers, clock, **TriggerManager.options(s))``
+        """
+        return {
+            "max_notification_size": settings.max_notification_size,
+            "clock_max_skew": timedelta(seconds=settings.clock_max_skew),
+        }
+
     # ------------------------------------------------------------------ entry points
 
     def add_notifications(
@@ -346,11 +361,7 @@ class TriggerManager:
                 return None
             size = len(notification.encode("utf-8", "surrogatepass"))
         else:
-            size = len(
-                orjson.dumps(
-                    notification, option=orjson.OPT_PASSTHROUGH_DATETIME, default=str
-                )
-            )
+            size = _json_size(notification)
         if size > limit:
             return f"notification is {size} bytes; max_notification_size is {limit}"
         return None
@@ -690,6 +701,14 @@ class TriggerManager:
             ],
         )
         return opened
+
+
+def _json_size(value: Any) -> int:
+    """Bytes of ``value`` as JSON (for the size limit of decoded notifications)."""
+    try:
+        return len(orjson.dumps(value, default=str))
+    except (TypeError, orjson.JSONEncodeError):  # a big integer, deep nesting
+        return len(json.dumps(value, default=str, ensure_ascii=False).encode())
 
 
 def _describe(exc: BaseException) -> str:

@@ -52,7 +52,11 @@ class WinchesterHandler(YagiHandler):
         triggers = load_triggers(triggers_path) if triggers_path is not None else []
         engine = connect(settings.database.url, echo=settings.database.echo_sql)
         self.manager = TriggerManager(
-            engine, triggers, make_clock(settings.clock, engine), distiller=distiller
+            engine,
+            triggers,
+            make_clock(settings.clock, engine),
+            distiller=distiller,
+            **TriggerManager.options(settings),
         )
         self.counts: Counter[str] = Counter()
 
