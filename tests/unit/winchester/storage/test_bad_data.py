@@ -196,3 +196,58 @@ def test_far_future_events_never_move_the_event_clock(engine: Engine) -> None:
     assert (result.saved, result.future_events) == (3, 1)
     assert manager.totals["future_events"] == 1
     assert EventClock(engine, refresh=0).now() == T0 + timedelta(seconds=3)
+
+
+def test_wall_clock_with_old_traffic_warns_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from winchester import ingest
+    from winchester.clock import WallClock
+
+    monkeypatch.setattr(ingest, "_warned_wall_clock", False)
+    manager = TriggerManager(engine, [], WallClock())
+    with caplog.at_level("WARNING", logger="winchester.ingest"):
+        manager.add_events([event(1), event(2)])  # 2024: far behind the wall clock
+        manager.add_events([event(3), event(4)])
+    warnings = [r for r in caplog.records if "clock: event" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "2 of 2 events" in warnings[0].getMessage()
+
+
+def test_recent_traffic_and_the_event_clock_do_not_warn(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from winchester import ingest
+    from winchester.clock import WallClock
+
+    monkeypatch.setattr(ingest, "_warned_wall_clock", False)
+    with caplog.at_level("WARNING", logger="winchester.ingest"):
+        recent = TriggerManager(engine, [], WallClock(), wall=lambda: T0)
+        recent.add_events([event(1), event(2, at=T0 - timedelta(days=3))])
+        TriggerManager(engine, [], EventClock(engine)).add_events([event(3)])
+    assert not [r for r in caplog.records if "clock: event" in r.getMessage()]
+
+
+def test_an_unreachable_database_is_an_outage_not_bad_data(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from tests.support.proxy import Proxy
+    from winchester.storage.engine import DatabaseUnavailable
+
+    url = make_database("mysql", request, tmp_path)
+    upgrade_engine = connect(url)
+    upgrade(upgrade_engine)
+    upgrade_engine.dispose()
+    proxy = Proxy(3306)
+    engine = connect(url.replace("127.0.0.1:3306", f"127.0.0.1:{proxy.port}"))
+    try:
+        manager = TriggerManager(engine, [DayTrigger()], FixedClock(T0))
+        assert manager.add_events([event(1)]).saved == 1
+        proxy.cut()
+        with pytest.raises(DatabaseUnavailable):
+            manager.add_events([event(2), event(3)])
+        proxy.restore()
+        assert manager.add_events([event(2), event(3)]).saved == 2
+    finally:
+        engine.dispose()
+        proxy.close()
