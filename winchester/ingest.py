@@ -82,11 +82,16 @@ from winchester import stream_math
 from winchester.clock import Clock
 from winchester.storage import counters as counter_store
 from winchester.storage import events as event_store
-from winchester.storage import schema
 from winchester.storage import streams as stream_store
 from winchester.storage.engine import is_data_error, run_transaction
-from winchester.storage.limits import Limits, check_event, check_stream_key, limits_for
-from winchester.storage.names import NameCache
+from winchester.storage.limits import (
+    Limits,
+    check_event,
+    check_stream_key,
+    key_size_bound,
+    limits_for,
+)
+from winchester.storage.names import event_type_names, trait_names
 from winchester.storage.values import encode_key, encode_traits, value_hash
 from winchester.stream_math import CriterionLike, Member, Pending
 
@@ -230,8 +235,8 @@ class TriggerManager:
         self.max_notification_size = max_notification_size
         self.clock_max_skew = clock_max_skew
         self.wall = wall or (lambda: datetime.now(UTC))
-        self._event_types = NameCache(schema.event_type)
-        self._trait_names = NameCache(schema.trait_name)
+        self._event_types = event_type_names()
+        self._trait_names = trait_names()
         self._limits: Limits | None = None
         self.totals: Counter[str] = Counter()
 
@@ -512,9 +517,7 @@ class TriggerManager:
             for trigger, dist_key, key, hits, label in matched:
                 entry = prep.pending.get(dist_key)
                 if entry is None:
-                    entry = prep.pending[dist_key] = Pending(
-                        trigger, key, dist_key, encoded_key=encode_key(key)
-                    )
+                    entry = prep.pending[dist_key] = Pending(trigger, key, dist_key)
                 entry.members.append((position, hits))
                 if label:
                     prep.counters[(trigger.name, label)] += 1
@@ -551,9 +554,14 @@ class TriggerManager:
                 continue
             dist_key = stream_math.stream_key(trigger.name, match.key)
             if dist_key not in prep.pending and dist_key not in prep.key_hashes:
-                problem = bad_keys.get(dist_key) or check_stream_key(
-                    limits, trigger.name, encode_key(match.key)
-                )
+                problem = bad_keys.get(dist_key)
+                if (
+                    problem is None
+                    and key_size_bound(match.key) > limits.dist_traits_bytes
+                ):
+                    problem = check_stream_key(
+                        limits, trigger.name, encode_key(match.key)
+                    )
                 if problem is not None:
                     bad_keys[dist_key] = problem
                     return problem

@@ -22,7 +22,7 @@ paths (encoding non-ASCII text) run only for non-ASCII values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from winchester.storage import schema
 
-__all__ = ["Limits", "check_event", "check_stream_key", "limits_for"]
+__all__ = ["Limits", "check_event", "check_stream_key", "key_size_bound", "limits_for"]
 
 _PACKET_MARGIN = 64 * 1024  # the statement around one row, with room to spare
 _MEDIUMTEXT = 16 * 1024 * 1024 - 1
@@ -121,6 +121,16 @@ def check_event(
             f"{limits.earliest.year}-{limits.latest.year} the database holds"
         )
     return None
+
+
+def key_size_bound(key: Iterable[tuple[str, Any]]) -> int:
+    """An upper bound of the bytes of a key's JSON, without encoding it.
+
+    JSON escaping turns one character into at most 6 bytes (``\\uXXXX``); a typed
+    value (a datetime, a time range) adds its tags. Ingest encodes a key to
+    measure it exactly only when this bound is over the limit.
+    """
+    return sum(6 * (len(name) + len(str(value))) + 256 for name, value in key)
 
 
 def check_stream_key(limits: Limits, trigger_name: str, encoded_key: str) -> str | None:
