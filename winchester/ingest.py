@@ -38,6 +38,7 @@ expired stream's key; for a stream that fired, they usually mean notifications
 arrived after the fact (a slow cell, a replay), and the new stream's own
 pipeline handles them.
 
+The checks of a batch before its transaction are in :mod:`winchester.batch`.
 No single notification stops a batch (each reject is ``(index in the batch,
 reason)`` in ``IngestResult.rejected``, which yagi-event dead-letters):
 
@@ -65,35 +66,35 @@ process suggesting ``clock: event``.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy.engine import Connection, Engine
 
 from distiller import Distiller, Event, NotificationRejected
 from stacktach.exceptions import RecoverableError
 from winchester import stream_math
+from winchester.batch import (
+    IngestResult,
+    MatchLike,
+    Names,
+    Prepared,
+    TriggerLike,
+    describe,
+    prepare_batch,
+    size_problem,
+)
 from winchester.clock import Clock
 from winchester.storage import counters as counter_store
 from winchester.storage import events as event_store
 from winchester.storage import streams as stream_store
 from winchester.storage.engine import is_data_error, run_transaction
-from winchester.storage.limits import (
-    Limits,
-    check_event,
-    check_stream_key,
-    key_size_bound,
-    limits_for,
-)
+from winchester.storage.limits import Limits, limits_for
 from winchester.storage.names import event_type_names, trait_names
-from winchester.storage.values import encode_key, encode_traits, value_hash
-from winchester.stream_math import CriterionLike, Member, Pending
+from winchester.stream_math import Member, Pending
 
 if TYPE_CHECKING:
     from winchester.config.settings import WinchesterSettings
@@ -102,6 +103,7 @@ __all__ = [
     "DEFAULT_CLOCK_MAX_SKEW",
     "DEFAULT_MAX_NOTIFICATION_SIZE",
     "IngestResult",
+    "MatchLike",
     "Prepared",
     "TriggerLike",
     "TriggerManager",
@@ -121,93 +123,6 @@ _VALUE_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError)
 _warned_wall_clock = False  # the wall-clock warning is logged once per process
 
 _Pending = Pending  # the old private name
-
-
-class MatchLike(Protocol):
-    """What a trigger's ``match`` returns (see winchester.config.definition)."""
-
-    @property
-    def criterion_index(self) -> int: ...
-
-    @property
-    def key(self) -> tuple[tuple[str, Any], ...]: ...
-
-
-class TriggerLike(Protocol):
-    """The part of a trigger definition ingest uses."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def debug_level(self) -> int: ...
-
-    @property
-    def fire_delay(self) -> float: ...
-
-    @property
-    def fire_criteria(self) -> tuple[CriterionLike, ...]: ...
-
-    def match(self, event: Event) -> MatchLike | None: ...
-
-    def explain(self, event: Event) -> str: ...
-
-    def fire_hits(self, event: Event) -> tuple[bool, ...]: ...
-
-    def expires_at(self, first: datetime, last: datetime) -> datetime: ...
-
-
-@dataclass(slots=True)
-class IngestResult:
-    """What one batch did."""
-
-    received: int = 0
-    saved: int = 0
-    duplicates: int = 0
-    unmatched: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    streams_created: int = 0
-    streams_extended: int = 0
-    ready_to_fire: int = 0
-    late_events: int = 0
-    future_events: int = 0
-    statements: int = 0
-    #: newest event time of the batch that may move the clock (None: none)
-    newest: datetime | None = None
-
-    def add(self, other: IngestResult) -> None:
-        """Add the counts of ``other`` (part of the same batch) to this one."""
-        self.saved += other.saved
-        self.duplicates += other.duplicates
-        self.rejected.extend(other.rejected)
-        self.streams_created += other.streams_created
-        self.streams_extended += other.streams_extended
-        self.ready_to_fire += other.ready_to_fire
-        self.late_events += other.late_events
-        self.future_events += other.future_events
-        self.statements += other.statements
-        if other.newest is not None and (
-            self.newest is None or other.newest > self.newest
-        ):
-            self.newest = other.newest
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A batch of events ready to store (see :meth:`TriggerManager.prepare`)."""
-
-    rows: list[dict[str, Any]]
-    index: list[list[tuple[int, int]]]  # per row: (name_id, value_hash)
-    pending: dict[str, Pending]
-    events: list[Event]
-    counters: Counter[tuple[str, str]]
-    newest: datetime | None
-    received: int = 0
-    duplicates: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    future_events: int = 0
-    #: per pending key: its distinguishing values' (name, value_hash)
-    key_hashes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
 class TriggerManager:
@@ -237,6 +152,10 @@ class TriggerManager:
         self.wall = wall or (lambda: datetime.now(UTC))
         self._event_types = event_type_names()
         self._trait_names = trait_names()
+        self._names = Names(
+            lambda names: self._event_types.ids(self.engine, names),
+            lambda names: self._trait_names.ids(self.engine, names),
+        )
         self._limits: Limits | None = None
         self.totals: Counter[str] = Counter()
 
@@ -270,7 +189,7 @@ class TriggerManager:
         unmatched = 0
         for index, notification in enumerate(notifications):
             try:
-                problem = self._size_problem(notification)
+                problem = size_problem(notification, self.max_notification_size)
                 if problem is not None:
                     rejected.append((index, problem))
                     continue
@@ -282,7 +201,7 @@ class TriggerManager:
                 rejected.append((index, str(exc)))
                 continue
             except Exception as exc:  # one notification's data must not stop the rest
-                rejected.append((index, _describe(exc)))
+                rejected.append((index, describe(exc)))
                 continue
             if event is None:
                 unmatched += 1
@@ -315,14 +234,14 @@ class TriggerManager:
         its handlers emitted in one transaction). Events that cannot be stored
         are in ``rejected`` as ``(origins[i] or i, reason)``.
         """
-        result = IngestResult(received=len(events))
-        prepared = self._prepare(
+        return prepare_batch(
             events,
             list(origins) if origins is not None else list(range(len(events))),
-            result,
+            self.triggers,
+            self._get_limits(),
+            self._names,
+            self.wall() + self.clock_max_skew,
         )
-        prepared.duplicates = result.duplicates
-        return prepared
 
     def store(self, conn: Connection, prepared: Prepared) -> IngestResult:
         """Store prepared events inside the caller's transaction (re-runnable).
@@ -357,20 +276,6 @@ class TriggerManager:
 
     # ----------------------------------------------------- outside the transaction
 
-    def _size_problem(self, notification: Any) -> str | None:
-        limit = self.max_notification_size
-        if isinstance(notification, bytes):
-            size = len(notification)
-        elif isinstance(notification, str):
-            if len(notification) * 4 <= limit:
-                return None
-            size = len(notification.encode("utf-8", "surrogatepass"))
-        else:
-            size = _json_size(notification)
-        if size > limit:
-            return f"notification is {size} bytes; max_notification_size is {limit}"
-        return None
-
     def _ingest(self, events: Sequence[Event], origins: list[int]) -> IngestResult:
         total = IngestResult(received=len(events))
         if not events:
@@ -397,14 +302,14 @@ class TriggerManager:
             if not (is_data_error(exc) or isinstance(exc, _VALUE_ERRORS)):
                 raise
             if len(events) == 1:
-                reason = f"refused by the database: {_describe(exc)}"
+                reason = f"refused by the database: {describe(exc)}"
                 LOG.warning("message_id %s: %s", events[0].message_id, reason)
                 total.rejected.append((origins[0], reason))
                 return
             LOG.info(
                 "a batch of %d events refused by the database (%s): splitting it",
                 len(events),
-                _describe(exc),
+                describe(exc),
             )
             half = len(events) // 2
             self._store_isolating(events[:half], origins[:half], total)
@@ -447,132 +352,6 @@ class TriggerManager:
         if self._limits is None:
             self._limits = limits_for(self.engine)
         return self._limits
-
-    def _prepare(
-        self, events: Sequence[Event], origins: list[int], result: IngestResult
-    ) -> Prepared:
-        limits = self._get_limits()
-        rejected: list[tuple[int, str]] = []
-        checked: list[tuple[Event, int, str]] = []
-        seen: set[str] = set()
-        for event, origin in zip(events, origins, strict=True):
-            try:
-                if event.message_id in seen:
-                    result.duplicates += 1
-                    continue
-                traits_json = encode_traits(event.traits)
-                problem = check_event(
-                    limits,
-                    event.message_id,
-                    event.event_type,
-                    event.timestamp,
-                    event.traits,
-                    traits_json,
-                )
-            except Exception as exc:  # a value that cannot be encoded, ...
-                problem = _trait_problem(event, exc)
-            if problem is not None:
-                rejected.append((origin, problem))
-                continue
-            seen.add(event.message_id)
-            checked.append((event, origin, traits_json))
-        type_ids = self._event_types.ids(
-            self.engine, {e.event_type for e, _, _ in checked}
-        )
-        name_ids = self._trait_names.ids(
-            self.engine, {name for e, _, _ in checked for name in e.traits}
-        )
-        prep = Prepared([], [], {}, [], Counter(), None, len(events))
-        prep.rejected = rejected
-        bad_keys: dict[str, str] = {}
-        future = self.wall() + self.clock_max_skew
-        for event, origin, traits_json in checked:
-            try:
-                index = [
-                    (name_ids[name], value_hash(value))
-                    for name, value in event.traits.items()
-                ]
-                matched = self._match(event, prep, bad_keys, limits)
-            except Exception as exc:
-                prep.rejected.append((origin, _trait_problem(event, exc)))
-                continue
-            if isinstance(matched, str):
-                prep.rejected.append((origin, matched))
-                continue
-            position = len(prep.rows)
-            prep.rows.append(
-                {
-                    "message_id": event.message_id,
-                    "event_type_id": type_ids[event.event_type],
-                    "generated": event.timestamp,
-                    "traits": traits_json,
-                }
-            )
-            prep.index.append(index)
-            prep.events.append(event)
-            if event.timestamp > future:
-                prep.future_events += 1
-            elif prep.newest is None or event.timestamp > prep.newest:
-                prep.newest = event.timestamp
-            for trigger, dist_key, key, hits, label in matched:
-                entry = prep.pending.get(dist_key)
-                if entry is None:
-                    entry = prep.pending[dist_key] = Pending(trigger, key, dist_key)
-                entry.members.append((position, hits))
-                if label:
-                    prep.counters[(trigger.name, label)] += 1
-        prep.rejected.sort()
-        # Distinguishing names too are interned now, outside the transaction.
-        self._trait_names.ids(
-            self.engine, {n for e in prep.pending.values() for n, _ in e.key}
-        )
-        return prep
-
-    def _match(
-        self,
-        event: Event,
-        prep: Prepared,
-        bad_keys: dict[str, str],
-        limits: Limits,
-    ) -> (
-        list[
-            tuple[TriggerLike, str, tuple[tuple[str, Any], ...], tuple[bool, ...], str]
-        ]
-        | str
-    ):
-        """The streams ``event`` joins, or why it cannot join one."""
-        matched = []
-        for trigger in self.triggers:
-            match = trigger.match(event)
-            if match is None:
-                if trigger.debug_level >= 2:
-                    prep.counters[
-                        (trigger.name, f"mismatch: {trigger.explain(event)}")
-                    ] += 1
-                elif trigger.debug_level:
-                    prep.counters[(trigger.name, "mismatched")] += 1
-                continue
-            dist_key = stream_math.stream_key(trigger.name, match.key)
-            if dist_key not in prep.pending and dist_key not in prep.key_hashes:
-                problem = bad_keys.get(dist_key)
-                if (
-                    problem is None
-                    and key_size_bound(match.key) > limits.dist_traits_bytes
-                ):
-                    problem = check_stream_key(
-                        limits, trigger.name, encode_key(match.key)
-                    )
-                if problem is not None:
-                    bad_keys[dist_key] = problem
-                    return problem
-                prep.key_hashes[dist_key] = [
-                    (name, value_hash(value)) for name, value in match.key
-                ]
-            label = "matched" if trigger.debug_level else ""
-            matched.append(
-                (trigger, dist_key, match.key, trigger.fire_hits(event), label)
-            )
-        return matched
 
     # ------------------------------------------------------ inside the transaction
 
@@ -709,34 +488,3 @@ class TriggerManager:
             ],
         )
         return opened
-
-
-def _json_size(value: Any) -> int:
-    """Bytes of ``value`` as JSON (for the size limit of decoded notifications)."""
-    try:
-        return len(orjson.dumps(value, default=str))
-    except (TypeError, orjson.JSONEncodeError):  # a big integer, deep nesting
-        return len(json.dumps(value, default=str, ensure_ascii=False).encode())
-
-
-def _describe(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None)  # a DBAPIError: the driver's own message
-    text = str(orig if orig is not None else exc).strip().splitlines()
-    message = text[0] if text else ""
-    return f"{type(orig or exc).__name__}: {message}"[:1000]
-
-
-def _trait_problem(event: Event, exc: Exception) -> str:
-    """The reason an event's values cannot be stored, naming the trait if it can."""
-    for name, value in getattr(event, "traits", {}).items():
-        if value.__class__ is int and not -(2**63) <= value < 2**64:
-            return (
-                f"trait {name!r}: integer of {value.bit_length()} bits is out of "
-                "the 64-bit range the database holds"
-            )
-        try:
-            value_hash(value)
-            encode_traits({name: value})
-        except Exception as inner:
-            return f"trait {name!r}: {_describe(inner)}"
-    return _describe(exc)

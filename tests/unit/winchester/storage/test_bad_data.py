@@ -251,3 +251,15 @@ def test_an_unreachable_database_is_an_outage_not_bad_data(
     finally:
         engine.dispose()
         proxy.close()
+
+
+def test_an_error_computing_one_stream_refuses_only_its_events(engine: Engine) -> None:
+    # the edge of the calendar: the trigger's expiry ($last + 2h) overflows
+    edge = T0.replace(year=9999, month=12, day=31, hour=23)
+    manager = TriggerManager(engine, [DayTrigger()], FixedClock(T0))
+    events = [event(1), event(2, instance="i-2"), event(3, instance="i-3", at=edge)]
+    result = manager.add_events([*events, event(4, instance="i-4")])
+    assert [index for index, _ in result.rejected] == [2]
+    assert "OverflowError" in result.rejected[0][1]
+    assert message_ids(engine) == ["msg-1", "msg-2", "msg-4"]
+    assert stream_event_count(engine) == 3
