@@ -141,11 +141,7 @@ def to_winchester(
     started = time.perf_counter()
     try:
         manager = TriggerManager(
-            engine,
-            triggers,
-            EventClock(engine),
-            distiller=distiller,
-            **TriggerManager.options(settings),
+            engine, triggers, EventClock(engine), distiller=distiller
         )
         for bodies in batches(files, batch_size, summary, done):
             result = manager.add_notifications(bodies)

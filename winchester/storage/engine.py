@@ -121,24 +121,20 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         )
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        engine = _create(parsed, kwargs)
-        _tune_mysql(engine)
-        return engine
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
-    return _create(parsed, kwargs)
-
-
-def _create(parsed: sa.URL, kwargs: dict[str, Any]) -> Engine:
     try:
-        return sa.create_engine(parsed, **kwargs)
+        engine = sa.create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError) as exc:
         raise ConfigError(
             f"cannot use database URL {safe_url(parsed)}: {exc}", key="database.url"
         ) from None
+    if backend == "mysql":
+        _strict_mysql(engine)
+    return engine
 
 
-def _tune_mysql(engine: Engine) -> None:
+def _strict_mysql(engine: Engine) -> None:
     @sa_event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()

@@ -52,11 +52,7 @@ class WinchesterHandler(YagiHandler):
         triggers = load_triggers(triggers_path) if triggers_path is not None else []
         engine = connect(settings.database.url, echo=settings.database.echo_sql)
         self.manager = TriggerManager(
-            engine,
-            triggers,
-            make_clock(settings.clock, engine),
-            distiller=distiller,
-            **TriggerManager.options(settings),
+            engine, triggers, make_clock(settings.clock, engine), distiller=distiller
         )
         self.counts: Counter[str] = Counter()
 

@@ -263,3 +263,14 @@ def test_an_error_computing_one_stream_refuses_only_its_events(engine: Engine) -
     assert "OverflowError" in result.rejected[0][1]
     assert message_ids(engine) == ["msg-1", "msg-2", "msg-4"]
     assert stream_event_count(engine) == 3
+
+
+def test_mysql_sessions_are_strict(mysql_server: str) -> None:
+    # strict whatever the server's default: nothing is ever truncated
+    engine = connect(mysql_server)
+    try:
+        with engine.connect() as conn:
+            mode = conn.exec_driver_sql("SELECT @@SESSION.sql_mode").scalar()
+    finally:
+        engine.dispose()
+    assert "STRICT_ALL_TABLES" in str(mode)
