@@ -54,6 +54,7 @@ __all__ = [
     "StartOver",
     "connect",
     "is_data_error",
+    "is_duplicate_key",
     "run_transaction",
     "safe_url",
 ]
@@ -174,6 +175,14 @@ def _duplicate_key(exc: DBAPIError, code: Any, sqlstate: str | None) -> bool:
         return True
     text = str(exc.orig)
     return "UNIQUE constraint failed" in text or "Duplicate entry" in text
+
+
+def is_duplicate_key(exc: BaseException) -> bool:
+    """Whether ``exc`` is a unique-key violation (another writer's row)."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    code, sqlstate = _codes(exc)
+    return _duplicate_key(exc, code, sqlstate)
 
 
 def is_data_error(exc: BaseException) -> bool:

@@ -7,13 +7,16 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
   PostgreSQL and SQLite: ``INSERT ... ON CONFLICT (message_id) DO NOTHING
   RETURNING``. MariaDB's ``RETURNING`` cannot tell new rows from duplicates
   under ``ON DUPLICATE KEY UPDATE``, so there the stored ``message_id`` values
-  are read first and the rest inserted with a plain ``INSERT``; a row another
-  writer inserted in between is a duplicate-key error, which
-  :func:`~winchester.storage.engine.run_transaction` treats as contention (the
-  transaction runs again and sees the row). Nothing but the duplicate key is
-  ever ignored: a bad value is an error.
-* Rows are sent in chunks of at most ``chunk_bytes`` of traits JSON, so a batch
-  of large events never makes one statement larger than the server's packet.
+  are read first with a locking read (``LOCK IN SHARE MODE``: it waits for
+  another writer's uncommitted row of the same key and then sees it), and the
+  rest inserted with a plain ``INSERT``. A row another writer inserted in
+  the instant between the two is a duplicate-key error, which rolls back only
+  that statement (InnoDB): the chunk is read and inserted again, in the same
+  transaction. Nothing but the duplicate key is ever ignored: a bad value is an
+  error.
+* Rows are sent in chunks of at most ``chunk_bytes`` of traits JSON and
+  ``CHUNK_ROWS`` rows (one statement each), so a batch of large events never
+  makes one statement larger than the server's packet.
 * :func:`insert_trait_index` writes ``(name_id, value_hash, event_id)`` rows.
 """
 
@@ -28,12 +31,15 @@ from sqlalchemy.engine import Connection
 from winchester.storage import schema
 from winchester.storage.bulk import bulk_insert
 from winchester.storage.dialect import insert_ignore, returns_new_only
+from winchester.storage.engine import StartOver, is_duplicate_key
 
-__all__ = ["CHUNK_BYTES", "insert_events", "insert_trait_index"]
+__all__ = ["CHUNK_BYTES", "CHUNK_ROWS", "insert_events", "insert_trait_index"]
 
 #: Traits JSON per INSERT statement (well under MariaDB's 16 MiB packet).
 CHUNK_BYTES = 4 * 1024 * 1024
-_IN_LIST = 500  # message ids per IN (...) list
+#: Rows per INSERT statement (under SQLAlchemy's 1000-row page: one statement).
+CHUNK_ROWS = 500
+_RACES = 10  # duplicate-key races per chunk before the transaction starts over
 _TRAIT_INDEX_COLUMNS = ("name_id", "value_hash", "event_id")
 
 
@@ -44,7 +50,7 @@ def _chunks(
     size = 0
     for row in rows:
         length = len(row["traits"])
-        if chunk and size + length > limit:
+        if chunk and (size + length > limit or len(chunk) >= CHUNK_ROWS):
             yield chunk
             chunk, size = [], 0
         chunk.append(row)
@@ -54,12 +60,9 @@ def _chunks(
 
 
 def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
-    found: set[str] = set()
     column = schema.event.c.message_id
-    for start in range(0, len(message_ids), _IN_LIST):
-        chunk = message_ids[start : start + _IN_LIST]
-        found.update(conn.execute(sa.select(column).where(column.in_(chunk))).scalars())
-    return found
+    query = sa.select(column).where(column.in_(message_ids)).with_for_update(read=True)
+    return set(conn.execute(query).scalars())
 
 
 def insert_events(
@@ -73,21 +76,37 @@ def insert_events(
     A row is ``message_id``, ``event_type_id``, ``generated``, ``traits`` (JSON).
     """
     table = schema.event
+    new: dict[str, int] = {}
     statements = 0
     if returns_new_only(conn):
         statement = insert_ignore(conn, table, ["message_id"]).returning(
             table.c.id, table.c.message_id
         )
-        pending = list(rows)
-    else:
-        stored = _stored_message_ids(conn, [row["message_id"] for row in rows])
-        statements += (len(rows) + _IN_LIST - 1) // _IN_LIST
-        statement = table.insert().returning(table.c.id, table.c.message_id)
-        pending = [row for row in rows if row["message_id"] not in stored]
-    new: dict[str, int] = {}
-    for chunk in _chunks(pending, chunk_bytes):
-        new.update({mid: id_ for id_, mid in conn.execute(statement, chunk)})
-        statements += 1
+        for chunk in _chunks(rows, chunk_bytes):
+            new.update({mid: id_ for id_, mid in conn.execute(statement, chunk)})
+            statements += 1
+        return new, statements
+    plain = table.insert().returning(table.c.id, table.c.message_id)
+    for chunk in _chunks(rows, chunk_bytes):
+        pending = chunk
+        for _race in range(_RACES):
+            ids = [row["message_id"] for row in pending]
+            stored = _stored_message_ids(conn, ids)
+            statements += 1
+            pending = [row for row in pending if row["message_id"] not in stored]
+            if not pending:
+                break
+            try:
+                inserted = conn.execute(plain, pending).all()
+            except sa.exc.IntegrityError as exc:
+                if not is_duplicate_key(exc):
+                    raise
+                continue  # another writer committed one of them just now
+            statements += 1
+            new.update({mid: id_ for id_, mid in inserted})
+            break
+        else:
+            raise StartOver("events kept racing with another writer")
     return new, statements
 
 
