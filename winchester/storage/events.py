@@ -6,14 +6,13 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
   returns the ids of **only** the rows it inserted, exactly, on every backend.
   PostgreSQL and SQLite: ``INSERT ... ON CONFLICT (message_id) DO NOTHING
   RETURNING``. MariaDB's ``RETURNING`` cannot tell new rows from duplicates
-  under ``ON DUPLICATE KEY UPDATE``, so there the stored ``message_id`` values
-  are read first with a locking read (``LOCK IN SHARE MODE``: it waits for
-  another writer's uncommitted row of the same key and then sees it), and the
-  rest inserted with a plain ``INSERT``. A row another writer inserted in
-  the instant between the two is a duplicate-key error, which rolls back only
-  that statement (InnoDB): the chunk is read and inserted again, in the same
-  transaction. Nothing but the duplicate key is ever ignored: a bad value is an
-  error.
+  under ``ON DUPLICATE KEY UPDATE``, so there a plain ``INSERT`` is tried
+  first (a batch of new events, the usual case, costs one statement); a
+  duplicate key rolls back only that statement (InnoDB), and then the stored
+  ``message_id`` values are read with a locking read (``LOCK IN SHARE MODE``:
+  it waits for another writer's uncommitted row of the same key, then sees it)
+  and the rest inserted again, in the same transaction, until none clashes.
+  Nothing but the duplicate key is ever ignored: a bad value is an error.
 * Rows are sent in chunks of at most ``chunk_bytes`` of traits JSON and
   ``CHUNK_ROWS`` rows (one statement each), so a batch of large events never
   makes one statement larger than the server's packet.
@@ -89,19 +88,20 @@ def insert_events(
     plain = table.insert().returning(table.c.id, table.c.message_id)
     for chunk in _chunks(rows, chunk_bytes):
         pending = chunk
-        for _race in range(_RACES):
-            ids = [row["message_id"] for row in pending]
-            stored = _stored_message_ids(conn, ids)
-            statements += 1
-            pending = [row for row in pending if row["message_id"] not in stored]
-            if not pending:
-                break
+        for race in range(_RACES):
+            if race:  # a duplicate key: leave out the rows already stored
+                ids = [row["message_id"] for row in pending]
+                stored = _stored_message_ids(conn, ids)
+                statements += 1
+                pending = [row for row in pending if row["message_id"] not in stored]
+                if not pending:
+                    break
             try:
                 inserted = conn.execute(plain, pending).all()
             except sa.exc.IntegrityError as exc:
                 if not is_duplicate_key(exc):
                     raise
-                continue  # another writer committed one of them just now
+                continue  # stored already, or by another writer just now
             statements += 1
             new.update({mid: id_ for id_, mid in inserted})
             break

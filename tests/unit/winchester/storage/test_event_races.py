@@ -59,22 +59,24 @@ def test_a_row_committed_between_the_read_and_the_insert(
     mysql_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = mysql_engine
+    with engine.begin() as other:  # a redelivery: m-1 is stored already
+        other.execute(schema.event.insert(), [row("m-1")])
     real = events._stored_message_ids
     calls = []
 
     def racing(conn: Any, ids: list[str]) -> set[str]:
         found = real(conn, ids)
-        if not calls:  # another writer commits m-1 right after our read
+        if not calls:  # another writer commits m-2 right after our read
             with engine.begin() as other:
-                other.execute(schema.event.insert(), [row("m-1")])
+                other.execute(schema.event.insert(), [row("m-2")])
         calls.append(ids)
         return found
 
     monkeypatch.setattr(events, "_stored_message_ids", racing)
     with engine.begin() as conn:
-        new, _ = events.insert_events(conn, [row("m-1"), row("m-2")])
-    assert sorted(new) == ["m-2"]
-    assert len(calls) == 2  # read again after the duplicate key
+        new, _ = events.insert_events(conn, [row("m-1"), row("m-2"), row("m-3")])
+    assert sorted(new) == ["m-3"]
+    assert calls == [["m-1", "m-2", "m-3"], ["m-2", "m-3"]]
 
 
 def test_a_concurrent_uncommitted_row_is_waited_for(engine: Engine) -> None:
