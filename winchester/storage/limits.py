@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from winchester.storage import schema
+from winchester.storage.engine import run_transaction
 
 __all__ = ["Limits", "check_event", "check_stream_key", "key_size_bound", "limits_for"]
 
@@ -58,11 +59,17 @@ class Limits:
 
 
 def limits_for(engine: Engine) -> Limits:
-    """The limits on ``engine``'s database (asks MySQL for ``max_allowed_packet``)."""
+    """The limits on ``engine``'s database (asks MySQL for ``max_allowed_packet``).
+
+    Raises ``DatabaseUnavailable`` when the database cannot be reached.
+    """
     if engine.dialect.name != "mysql":
         return Limits()
-    with engine.connect() as conn:
-        packet = conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar()
+    packet = run_transaction(
+        engine,
+        lambda conn: conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar(),
+        what="reading max_allowed_packet",
+    )
     traits = _MEDIUMTEXT
     if isinstance(packet, int) and packet - _PACKET_MARGIN < traits:
         traits = max(packet - _PACKET_MARGIN, 1024)

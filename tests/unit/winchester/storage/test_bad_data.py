@@ -246,6 +246,9 @@ def test_an_unreachable_database_is_an_outage_not_bad_data(
         proxy.cut()
         with pytest.raises(DatabaseUnavailable):
             manager.add_events([event(2), event(3)])
+        fresh = TriggerManager(engine, [DayTrigger()], FixedClock(T0))
+        with pytest.raises(DatabaseUnavailable):  # its first look at the database
+            fresh.add_events([event(2), event(3)])
         proxy.restore()
         assert manager.add_events([event(2), event(3)]).saved == 2
     finally:
