@@ -205,9 +205,16 @@ def prepare_batch(
     bad_keys: dict[str, str] = {}
     for event, origin, traits_json in checked:
         try:
+            type_id = type_ids[event.event_type]
+            trait_ids = [name_ids[name] for name in event.traits]
+        except KeyError as exc:  # the database took the name for another one
+            reason = f"name {exc.args[0]!r} has no id of its own in the database"
+            prep.rejected.append((origin, reason))
+            continue
+        try:
             index = [
-                (name_ids[name], value_hash(value))
-                for name, value in event.traits.items()
+                (name_id, value_hash(value))
+                for name_id, value in zip(trait_ids, event.traits.values(), strict=True)
             ]
             matched = _match(triggers, event, prep, bad_keys, limits)
         except Exception as exc:
@@ -220,7 +227,7 @@ def prepare_batch(
         prep.rows.append(
             {
                 "message_id": event.message_id,
-                "event_type_id": type_ids[event.event_type],
+                "event_type_id": type_id,
                 "generated": event.timestamp,
                 "traits": traits_json,
             }

@@ -277,3 +277,25 @@ def test_mysql_sessions_are_strict(mysql_server: str) -> None:
     finally:
         engine.dispose()
     assert "STRICT_ALL_TABLES" in str(mode)
+
+
+def test_ids_and_names_that_differ_only_in_case_or_spaces_are_distinct(
+    engine: Engine,
+) -> None:
+    # MariaDB's default collation would hold these equal
+    manager = TriggerManager(engine, [], FixedClock(T0))
+    ids = ["abc", "ABC", "abc ", "äbc"]
+    result = manager.add_events(
+        [
+            Event(f"compute.instance.{'update' if n % 2 else 'UPDATE'}", mid, T0, {})
+            for n, mid in enumerate(ids)
+        ]
+        + [event(9, memory_MB=1)]
+    )
+    assert (result.saved, result.duplicates, result.rejected) == (5, 0, [])
+    assert message_ids(engine) == sorted([*ids, "msg-9"])
+    with engine.connect() as conn:
+        names = set(conn.execute(sa.select(schema.trait_name.c.name)).scalars())
+        types = set(conn.execute(sa.select(schema.event_type.c.name)).scalars())
+    assert {"memory_mb", "memory_MB"} <= names
+    assert {"compute.instance.update", "compute.instance.UPDATE"} <= types
