@@ -299,3 +299,22 @@ def test_ids_and_names_that_differ_only_in_case_or_spaces_are_distinct(
         types = set(conn.execute(sa.select(schema.event_type.c.name)).scalars())
     assert {"memory_mb", "memory_MB"} <= names
     assert {"compute.instance.update", "compute.instance.UPDATE"} <= types
+
+
+def test_inserts_ignore_only_the_duplicate_key(strict_engine: Engine) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from winchester.storage.dialect import insert_ignore
+    from winchester.storage.engine import is_data_error
+
+    table = schema.event_type
+    with strict_engine.begin() as conn:
+        statement = insert_ignore(conn, table, ["name"])
+        conn.execute(statement, [{"name": "a"}, {"name": "b"}])
+        conn.execute(statement, [{"name": "a"}])  # a duplicate: skipped
+    with pytest.raises(DBAPIError) as refused, strict_engine.begin() as conn:
+        conn.execute(insert_ignore(conn, table, ["name"]), [{"name": "x" * 300}])
+    assert is_data_error(refused.value)  # never truncated (INSERT IGNORE did)
+    with strict_engine.connect() as conn:
+        names = sorted(conn.execute(sa.select(table.c.name)).scalars())
+    assert names == ["a", "b"]
