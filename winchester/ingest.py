@@ -210,6 +210,7 @@ class TriggerManager:
                     event.traits.setdefault(name, value)
                 events.append(event)
                 origins.append(index)
+        self.totals.update(rejected=len(rejected))
         result = self._ingest(events, origins)
         result.received = len(notifications)
         result.rejected = sorted(rejected + result.rejected)
@@ -302,12 +303,13 @@ class TriggerManager:
             if not (is_data_error(exc) or isinstance(exc, _VALUE_ERRORS)):
                 raise
             if len(events) == 1:
-                reason = f"refused by the database: {describe(exc)}"
+                by = "refused by the database" if is_data_error(exc) else "not stored"
+                reason = f"{by}: {describe(exc)}"
                 LOG.warning("message_id %s: %s", events[0].message_id, reason)
                 total.rejected.append((origins[0], reason))
                 return
             LOG.info(
-                "a batch of %d events refused by the database (%s): splitting it",
+                "a batch of %d events could not be stored (%s): splitting it",
                 len(events),
                 describe(exc),
             )

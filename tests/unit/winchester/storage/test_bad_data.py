@@ -96,6 +96,7 @@ def test_a_batch_of_good_and_bad_notifications(
     assert f"is {len(oversize)} bytes" in reasons[6]
     assert (result.saved, result.duplicates) == (4, 1)
     assert result.future_events == 1
+    assert (manager.totals["rejected"], manager.totals["future_events"]) == (5, 1)
     assert message_ids(engine) == ["good-1", "good-5", "good-8", "good-9"]
     assert stream_event_count(engine) == 4
     # the far-future event did not move the event clock
