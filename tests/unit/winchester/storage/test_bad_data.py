@@ -319,3 +319,20 @@ def test_inserts_ignore_only_the_duplicate_key(strict_engine: Engine) -> None:
     with strict_engine.connect() as conn:
         names = sorted(conn.execute(sa.select(table.c.name)).scalars())
     assert names == ["a", "b"]
+
+
+def test_an_event_larger_than_the_packet_limit_is_refused_not_an_outage(
+    mysql_url: str,
+) -> None:
+    engine = connect(mysql_url)
+    upgrade(engine)
+    try:
+        manager = TriggerManager(engine, [], FixedClock(T0))
+        # fits MEDIUMTEXT, but not a 16 MiB packet with the statement around it
+        big = event(1, blob="b" * (16 * 1024 * 1024 - 32 * 1024))
+        result = manager.add_events([big, event(2)])
+        [(index, reason)] = result.rejected
+        assert index == 0 and "traits are" in reason and "'blob'" in reason
+        assert result.saved == 1
+    finally:
+        engine.dispose()
