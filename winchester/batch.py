@@ -154,7 +154,10 @@ def size_problem(notification: Any, limit: int) -> str | None:
             return None
         size = len(notification.encode("utf-8", "surrogatepass"))
     else:
-        size = json_size(notification)
+        try:
+            size = json_size(notification)
+        except RecursionError:
+            return "notification is nested too deeply to be measured or stored"
     if size > limit:
         return f"notification is {size} bytes; max_notification_size is {limit}"
     return None
