@@ -11,7 +11,7 @@ from typing import IO
 import click
 
 from distiller.distiller import Distiller, NotificationRejected
-from stacktach.exceptions import ConfigError
+from stacktach.cli import Command
 from stacktach.jsonutil import encode_default
 
 _PROGRESS_EVERY = 5000
@@ -50,7 +50,7 @@ def _lines(files: tuple[str, ...]) -> Iterator[tuple[str, int, bytes]]:
                 stream.close()
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-d",
     "--definitions",
@@ -119,17 +119,13 @@ def main(
                 err=True,
             )
 
-    try:
-        distiller = Distiller.from_file(
-            definitions,
-            catchall=catchall,
-            ceilometer=ceilometer,
-            plugins=_parse_plugins(plugins),
-            on_trait_error=report_trait,
-        )
-    except ConfigError as exc:
-        click.echo(f"distiller: {exc}", err=True)
-        sys.exit(2)
+    distiller = Distiller.from_file(
+        definitions,
+        catchall=catchall,
+        ceilometer=ceilometer,
+        plugins=_parse_plugins(plugins),
+        on_trait_error=report_trait,
+    )
     if check:
         click.echo(
             f"{definitions}: {len(distiller.definitions)} definitions OK", err=True

@@ -35,7 +35,10 @@ def to_text(value: Any) -> TraitValue | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError as exc:  # nested too deep (or not JSON)
+            raise TraitConversionError(f"cannot render as JSON text: {exc}") from None
     return str(value)
 
 

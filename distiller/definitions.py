@@ -13,7 +13,7 @@ Every definition gets default traits (a definition can override them by name):
   ``_context_tenant``);
 * Ceilometer mode: Ceilometer's converter's defaults - ``service``,
   ``request_id`` (``ctxt.request_id``), ``project_id`` and ``tenant_id``
-  (``payload.tenant_id``, else ``ctxt.tenant``), ``user_id`` (``payload.user_id``,
+  (``payload.tenant_id``, else ``ctxt.project_id``), ``user_id`` (``payload.user_id``,
   else ``ctxt.user_id``). Ceilometer reads ``ctxt.<key>`` from the message context,
   which on the wire is the flat ``_context_<key>`` keys, so paths starting with
   ``ctxt.`` read those; ``metadata.message_id`` and ``metadata.timestamp`` read the
@@ -59,12 +59,23 @@ DEFAULT_TRAITS: dict[str, dict[str, Any]] = {
     "tenant_id": {"type": "text", "fields": ["payload.tenant_id", "_context_tenant"]},
 }
 
+# As Ceilometer's current converter (openstack/ceilometer,
+# ceilometer/event/converter.py, the default traits): the project and the tenant
+# come from the payload's ``tenant_id``, else the context's ``project_id`` (older
+# releases read the context's ``tenant``, which newer oslo.context no longer
+# writes). Pinned by tests/unit/distiller/test_ceilometer_defaults.py.
 CEILOMETER_DEFAULT_TRAITS: dict[str, dict[str, Any]] = {
     "service": {"type": "text", "fields": "publisher_id"},
     "request_id": {"type": "text", "fields": "ctxt.request_id"},
-    "project_id": {"type": "text", "fields": ["payload.tenant_id", "ctxt.tenant"]},
+    "project_id": {
+        "type": "text",
+        "fields": ["payload.tenant_id", "ctxt.project_id"],
+    },
     "user_id": {"type": "text", "fields": ["payload.user_id", "ctxt.user_id"]},
-    "tenant_id": {"type": "text", "fields": ["payload.tenant_id", "ctxt.tenant"]},
+    "tenant_id": {
+        "type": "text",
+        "fields": ["payload.tenant_id", "ctxt.project_id"],
+    },
 }
 
 _DEFINITION_KEYS = ("event_type", "traits")

@@ -25,7 +25,12 @@ A notification broken in 1-3 raises :class:`NotificationRejected`, the one
 exception :meth:`Distiller.distill` raises for bad input; its message says why.
 A single trait whose value does not convert to its type (``"abc"`` for an int, an
 unparseable date) is left out, counted in :attr:`Distiller.stats` and logged once
-per event type and trait; the event survives.
+per event type and trait; the event survives. A time at the edge of the
+calendar (an offset that takes it past year 9999 or before year 1 in UTC) is a
+malformed time: as the event's time it rejects the notification, as a trait it
+drops the trait. JSON nested too deep to process (over 1024 levels for
+:meth:`Distiller.distill_json`, or too deep to derive an id from) is rejected
+with the reason ``nested too deep``.
 """
 
 from __future__ import annotations
@@ -61,6 +66,8 @@ LOG = logging.getLogger(__name__)
 #: Namespace of the UUID5 ids given to notifications that arrive without one.
 MESSAGE_ID_NAMESPACE = uuid.UUID("0d9a3a52-6f0e-5c2b-9a51-7374616b7461")
 
+#: orjson's nesting limit: deeper JSON text is rejected as ``nested too deep``.
+MAX_DEPTH = 1024
 _LOOKUP_CACHE_SIZE = 4096
 _WARNED_LIMIT = 10_000
 
@@ -183,6 +190,10 @@ class Distiller:
         except orjson.JSONDecodeError as exc:
             self.stats.read += 1
             self.stats.rejected += 1
+            if "depth" in str(exc) or "recursion" in str(exc):
+                raise NotificationRejected(
+                    f"nested too deep (over {MAX_DEPTH} levels): {exc}"
+                ) from None
             raise NotificationRejected(f"not valid JSON: {exc}") from None
         return self.distill(body)
 
@@ -211,7 +222,13 @@ class Distiller:
             raise
         message_id = body.get("message_id")
         if message_id.__class__ is not str or not message_id:
-            message_id = self._message_id(body, message_id)
+            try:
+                message_id = self._message_id(body, message_id)
+            except RecursionError:
+                stats.rejected += 1
+                raise NotificationRejected(
+                    "nested too deep: no message_id, and too deep to derive one"
+                ) from None
         definition = self.definition_for(event_type)
         if definition is None:
             stats.unmatched += 1

@@ -41,6 +41,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -244,7 +245,18 @@ def is_recoverable(conn: Connection, exc: BaseException) -> bool:
 
 def config_error(url: str, exc: BaseException, what: str) -> BrokerConfigError:
     """Wrap a broker refusal in :class:`BrokerConfigError` naming ``what`` failed."""
-    return BrokerConfigError(f"broker refused {what}: {exc}", source=redact_url(url))
+    hint = _CONFIG_HINTS.get(getattr(exc, "code", None), "")
+    text = " ".join(str(exc).split())
+    return BrokerConfigError(
+        f"broker refused {what}: {text}{hint}", source=redact_url(url)
+    )
+
+
+_CONFIG_HINTS: dict[object, str] = {
+    403: " (check the user and password in the broker URL)",
+    530: " (check the vhost in the broker URL: it must exist and the user may use it)",
+    406: " (a queue or exchange exists with other arguments: match or delete it)",
+}
 
 
 def discard(conn: Connection | None) -> None:
@@ -263,12 +275,15 @@ def establish(
     *,
     backoff: Backoff | None = None,
     stop: threading.Event | None = None,
+    deadline: float | None = None,
 ) -> Connection:
     """Connect to ``url``, retrying with ``backoff``; return the open connection.
 
-    Raises :class:`BrokerUnavailable` when the policy is exhausted (or ``stop`` is
-    set while waiting), :class:`BrokerConfigError` at once when the broker
-    refuses the credentials or the vhost.
+    Raises :class:`BrokerUnavailable` when the policy is exhausted, when the next
+    attempt would start after ``deadline`` (a :func:`time.monotonic` value; a
+    daemon's bounded start-up) or ``stop`` is set while waiting, and
+    :class:`BrokerConfigError` at once when the broker refuses the credentials
+    or the vhost.
     """
     attempts = (backoff or Backoff()).attempts(stop=stop)
     conn = connect(url, **(transport_options or {}))
@@ -285,6 +300,12 @@ def establish(
                 discard(conn)
                 raise
             delay = attempts.failed()
+            if (
+                delay is not None
+                and deadline is not None
+                and time.monotonic() + delay > deadline
+            ):
+                delay = None
             if delay is not None:
                 LOG.warning(
                     "broker %s unreachable (%s: %s); attempt %d, retrying in %.1fs",

@@ -37,7 +37,9 @@ left undecided is acked (``unsettled="ack"``) or rejected with the reason
 (database away), nothing is acked: the batch is held and the callback retried
 with the same batch under ``hold_backoff``, forever by default, until it
 succeeds or :meth:`stop` is called (then the batch is abandoned and redelivered
-later). :class:`~stacktach.exceptions.PermanentError` dead-letters every message
+later). A hold is logged once at WARNING when it starts (the retries at DEBUG)
+and once when the batch goes through.
+:class:`~stacktach.exceptions.PermanentError` dead-letters every message
 the callback had not decided, with the error as reason. Any other exception is a
 bug: the loop closes the connection (the batch returns to the queue) and
 re-raises it. A lost connection drops the buffered messages (the broker
@@ -110,6 +112,9 @@ class BatchConsumer:
     ``hold_backoff`` the retries of a batch whose callback raised
     :class:`RecoverableError` (default: forever, 1 s doubling to 30 s).
     ``clock`` returns the current time for the ``x-rejected-at`` header.
+    ``startup_timeout`` bounds the first connection: if the broker cannot be
+    reached for that many seconds, :meth:`run` raises :class:`BrokerUnavailable`
+    (once connected, reconnection follows ``backoff``).
     """
 
     def __init__(
@@ -126,6 +131,7 @@ class BatchConsumer:
         unsettled: Literal["ack", "reject"] = "ack",
         transport_options: dict[str, Any] | None = None,
         clock: Callable[[], datetime] | None = None,
+        startup_timeout: float | None = None,
     ) -> None:
         if not queues:
             raise ValueError("a consumer needs at least one queue")
@@ -155,6 +161,8 @@ class BatchConsumer:
         # Dead letters are confirmed by notabene.sender, not message by message.
         self._options = {**(transport_options or {}), "confirm_publish": False}
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.startup_timeout = startup_timeout
+        self._connected_once = False
         self._stop = threading.Event()
         self._running = threading.Lock()
         self._conn: Connection | None = None
@@ -209,16 +217,25 @@ class BatchConsumer:
 
     def _run(self) -> None:
         reconnect = self.backoff.attempts(stop=self._stop)
+        started = time.monotonic()
         while not self._stop.is_set():
+            deadline = None
+            if self.startup_timeout is not None and not self._connected_once:
+                deadline = started + self.startup_timeout
             try:
                 conn = establish(
-                    self.url, self._options, backoff=self.backoff, stop=self._stop
+                    self.url,
+                    self._options,
+                    backoff=self.backoff,
+                    stop=self._stop,
+                    deadline=deadline,
                 )
             except BrokerUnavailable:
                 if self._stop.is_set():
                     return
                 raise
             self._conn = conn
+            self._connected_once = True
             try:
                 self._serve(conn, reconnect)
             except Exception as exc:
@@ -334,6 +351,7 @@ class BatchConsumer:
         self, batch: list[Delivery], conn: Connection, sender: ChannelSender
     ) -> None:
         attempts = self.hold_backoff.attempts(stop=self._stop)
+        held_since: float | None = None
         while True:
             for delivery in batch:
                 delivery._forget()
@@ -347,8 +365,13 @@ class BatchConsumer:
                         LOG.info("stopping: abandoning a held batch of %d", len(batch))
                         return
                     raise _CallbackFailed(exc) from exc
-                LOG.warning(
-                    "batch of %d held (%s: %s); retrying in %.1fs, nothing acked",
+                # One WARNING per hold episode; the retries go to DEBUG.
+                log = LOG.debug if held_since is not None else LOG.warning
+                if held_since is None:
+                    held_since = time.monotonic()
+                log(
+                    "batch of %d held (%s: %s); retrying with backoff (next in "
+                    "%.1fs), nothing acked",
                     len(batch),
                     type(exc).__name__,
                     exc,
@@ -370,6 +393,13 @@ class BatchConsumer:
                 )
                 raise _CallbackFailed(exc) from exc
             break
+        if held_since is not None:
+            LOG.info(
+                "held batch of %d went through after %d attempts (%.0fs)",
+                len(batch),
+                attempts.failures + 1,
+                time.monotonic() - held_since,
+            )
         settle(
             batch,
             dead_letter_queues=self._dead_letter_queues,

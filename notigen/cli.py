@@ -1,8 +1,9 @@
 """The ``notigen`` command: simulated nova notification traffic.
 
 Builds the engine, renderer, faults and sink from the options and runs the
-pipeline. Bad option values exit with status 2 and a message naming the option
-(click's usage errors); a broker that cannot be reached exits with status 1.
+pipeline. Bad option values, and an ``--out`` or ``--fault-log`` that cannot be
+written, exit with status 2 and a one-line message naming the option; a broker
+that cannot be reached exits with status 1 (see :mod:`stacktach.cli`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from notigen.pipeline import generate_lines, without_gc
 from notigen.render import Renderer
 from notigen.sinks import BrokerSink, FileSink, Pacer, Sink, SinkError
 from notigen.summary import Progress, Summary
+from stacktach.cli import Command
+from stacktach.exceptions import ConfigError
 
 __all__ = ["main"]
 
@@ -56,7 +59,11 @@ def _start(ctx: click.Context, param: click.Parameter, value: str) -> int:
 SHARE = click.FloatRange(0.0, 1.0, max_open=True)
 
 
-@click.command(name="notigen", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(
+    name="notigen",
+    cls=Command,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--seed",
     type=int,
@@ -290,7 +297,7 @@ def _run(config: SimConfig, options: dict[str, Any]) -> None:
     fault_stream: IO[bytes] | None = None
     injector: FaultInjector | None = None
     if options["fault_log"]:
-        fault_stream = open(options["fault_log"], "wb")  # noqa: SIM115 - closed below
+        fault_stream = _open_output(options["fault_log"], "--fault-log")
     if fault_config.any or fault_stream is not None:
         injector = FaultInjector(fault_config, config.seed, FaultLog(fault_stream))
     summary = Summary()
@@ -337,7 +344,7 @@ def _run(config: SimConfig, options: dict[str, Any]) -> None:
     if not quiet:
         click.echo(summary.format(), err=True)
     if failure is not None:
-        raise click.ClickException(str(failure))
+        raise _sink_error(failure) from None
     if interrupted:
         sys.exit(130)
 
@@ -352,12 +359,32 @@ def _sink(options: dict[str, Any]) -> Sink:
                 batch=options["batch_size"],
                 queue=options["declare_queue"],
             )
-        except (RuntimeError, SinkError) as exc:
+        except SinkError as exc:
+            raise _sink_error(exc) from None
+        except RuntimeError as exc:
             raise click.ClickException(str(exc)) from None
     out = options["out"]
     if out == "-":
         return FileSink(sys.stdout.buffer, batch=options["batch_size"])
-    return FileSink(open(out, "wb"), batch=options["batch_size"], owned=True)
+    return FileSink(_open_output(out, "--out"), batch=options["batch_size"], owned=True)
+
+
+def _sink_error(exc: SinkError) -> Exception:
+    """A broker refusing our credentials or vhost is a ConfigError (exit 2)."""
+    if isinstance(exc.__cause__, ConfigError):
+        return ConfigError(str(exc), key="--to")
+    return exc
+
+
+def _open_output(path: str, option: str) -> IO[bytes]:
+    """``path`` opened for writing; a ConfigError (exit 2) naming ``option``."""
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {path!r}: {exc.strerror} (choose a writable path)",
+            key=option,
+        ) from None
 
 
 def _close_quietly(sink: Sink) -> None:

@@ -3,7 +3,7 @@
 Writers that roll by size and by time in two formats (newline-delimited JSON
 gzipped on roll, and a portable binary format), crash recovery of working
 files, callbacks after each roll, a reader for both formats and the
-``shoebox`` command (``ls``, ``cat``, ``verify``, ``replay``)::
+``shoebox`` command (``ls``, ``cat``, ``verify``; replay is ``yagi-replay``)::
 
     import shoebox
 
@@ -15,7 +15,14 @@ files, callbacks after each roll, a reader for both formats and the
     for record in shoebox.read(path):
         record.body, record.metadata
 
-Importing this package opens nothing and starts no thread.
+Archives are written before the batch is acked, so a consumer killed in
+between archives the redelivered notifications a second time: an archive may
+hold a notification twice (``shoebox verify`` reports duplicate message ids,
+``shoebox cat --unique`` skips them; see :mod:`shoebox.summary`).
+
+Importing this package opens nothing and starts no thread. shoebox imports
+only ``stacktach`` (DESIGN §2): never ``notabene``, ``winchester`` or
+``distiller``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,11 @@ never rolled. At start, files left in the working folder by a dead process are
 finished first (:mod:`shoebox.recovery`).
 
 ``write`` hands every batch to the operating system (a killed process loses
-nothing it wrote); ``flush`` also syncs it to the disk. All methods are
+nothing it wrote); ``flush`` also syncs it to the disk. A ``write`` or ``flush``
+that fails (a full disk: ``ENOSPC``, ``EDQUOT``; ``EIO``) raises the ``OSError``
+after cutting the file back to its last complete record (the last synced one
+for ``flush``), so the caller can write the same records again later and the
+file never holds a torn record in the middle. All methods are
 thread-safe. A finished file is written while new records go to the next
 working file, and rolls happen one at a time.
 """
@@ -31,9 +35,10 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from io import FileIO
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any
 
 from shoebox.callbacks import RollCallback, load_callbacks
 from shoebox.exceptions import ArchiveClosed, ShoeboxConfigError
@@ -70,10 +75,12 @@ class ArchiveStats:
 @dataclass(slots=True)
 class _OpenFile:
     path: Path
-    handle: BinaryIO
+    handle: FileIO
     deadline: float
     size: int = 0
     records: int = 0
+    synced_size: int = 0
+    synced_records: int = 0
 
 
 class Archive:
@@ -159,8 +166,11 @@ class Archive:
             if self._closed:
                 raise ArchiveClosed(f"archive {self.working} is closed")
             current = self._file or self._open()
-            current.handle.write(data)
-            current.handle.flush()
+            try:
+                _write_all(current.handle, data)
+            except OSError:
+                self._cut(current, current.size, current.records)
+                raise
             current.size += len(data)
             current.records += len(encoded)
             self.stats.records += len(encoded)
@@ -173,9 +183,15 @@ class Archive:
     def flush(self) -> None:
         """Make every record written so far durable (flush and ``fsync``)."""
         with self._lock:
-            if self._file is not None:
-                self._file.handle.flush()
-                os.fsync(self._file.handle.fileno())
+            current = self._file
+            if current is not None:
+                try:
+                    os.fsync(current.handle.fileno())
+                except OSError:
+                    self._cut(current, current.synced_size, current.synced_records)
+                    raise
+                current.synced_size = current.size
+                current.synced_records = current.records
 
     def roll(self) -> Path | None:
         """Finish the open file now; return where it ended up (None if nothing)."""
@@ -225,7 +241,7 @@ class Archive:
         stamp = self._clock().strftime("%Y%m%dT%H%M%S")
         name = f"{stamp}-{os.getpid()}-{secrets.token_hex(4)}{self.format.suffix}"
         path = self.working / name
-        handle = path.open("xb")
+        handle = path.open("xb", buffering=0)
         seconds = self.roll_seconds
         deadline = float("inf") if seconds is None else time.monotonic() + seconds
         self._file = _OpenFile(path, handle, deadline)
@@ -240,9 +256,12 @@ class Archive:
                 detached: Path | None = None
                 if current is not None and due(current):
                     self._file = None
-                    current.handle.flush()
-                    os.fsync(current.handle.fileno())
-                    current.handle.close()
+                    try:
+                        os.fsync(current.handle.fileno())
+                    except OSError as exc:  # finished from the page cache anyway
+                        LOG.warning("cannot sync %s: %s", current.path, exc)
+                    finally:
+                        current.handle.close()
                     detached = current.path
                 retry, self._unfinished = self._unfinished, []
             result: Path | None = None
@@ -255,8 +274,12 @@ class Archive:
             finished = Finisher(self.format, self.destination, self.template).finish(
                 working, self._clock()
             )
-        except OSError:
-            LOG.exception("cannot finish %s; will retry at the next roll", working)
+        except OSError as exc:
+            LOG.error(
+                "cannot finish %s (%s); will retry at the next roll",
+                working,
+                exc,
+            )
             with self._lock:
                 self.stats.finish_errors += 1
                 self._unfinished.append(working)
@@ -322,10 +345,33 @@ class Archive:
             self.stats.files_rolled += 1
             self._run_callbacks(outcome.path)
 
+    def _cut(self, current: _OpenFile, size: int, records: int) -> None:
+        """After a failed write: cut the file back to ``size`` (lock held)."""
+        try:
+            os.ftruncate(current.handle.fileno(), size)
+            current.handle.seek(size)
+        except OSError as exc:  # pragma: no cover - truncating frees space
+            LOG.error("cannot cut %s back to %d bytes: %s", current.path, size, exc)
+            return
+        self.stats.records -= current.records - records
+        self.stats.bytes_written -= current.size - size
+        current.size, current.records = size, records
+        current.synced_size = min(current.synced_size, size)
+        current.synced_records = min(current.synced_records, records)
+
     def _release_lock(self) -> None:
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)
+
+
+def _write_all(handle: FileIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        if not written:  # pragma: no cover - a raw file raises instead
+            raise OSError(f"cannot write to {handle.name}")
+        view = view[written:]
 
 
 def _as_record(item: RecordLike) -> Record:

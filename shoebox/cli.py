@@ -1,22 +1,28 @@
-"""The ``shoebox`` command: list, read, verify and replay archive files.
+"""The ``shoebox`` command: list, read and verify archive files.
 
 ::
 
     shoebox ls DIR...                      files, sizes, records, time spans
-    shoebox cat [--metadata] FILE...       records as JSON lines
-    shoebox verify FILE|DIR...             exit 1 on any problem
-    shoebox replay FILE|DIR... --to URL [--exchange X] [--routing-key K] [--queue Q]
-    shoebox replay FILE|DIR... --winchester winchester.yaml
+    shoebox cat [--metadata] [--unique] FILE...   records as JSON lines
+    shoebox verify FILE|DIR...             exit 1 on any problem; duplicates
+
+Replay moved to ``yagi-replay`` (:mod:`yagi.replay`: shoebox imports only
+``stacktach``); ``shoebox replay`` says so and exits 2.
 
 ``cat`` prints each body as received when it is one line of JSON (the usual
 case), else its record form ``{"body": "..."}`` / ``{"body_b64": "..."}``;
-with ``--metadata`` it prints whole records in the archive's JSON line format.
+with ``--metadata`` it prints whole records in the archive's JSON line format;
+with ``--unique`` it skips records whose message id was printed already (a
+redelivery after a crash archives a notification twice).
+
+``verify`` also reports message ids that appear more than once in the files it
+was given (how many, and a few examples with their files); duplicates alone do
+not make it fail.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,12 +30,12 @@ from pathlib import Path
 
 import click
 
-from shoebox import replay
 from shoebox.exceptions import CorruptArchive
 from shoebox.formats import JsonFormat, Record
 from shoebox.reader import read
-from shoebox.summary import FileReport, archive_files, examine
-from stacktach.exceptions import StackTachError
+from shoebox.summary import Duplicates, FileReport, archive_files, examine, record_id
+from stacktach.cli import Group, debug_requested
+from stacktach.logsetup import setup_logging
 
 __all__ = ["main"]
 
@@ -66,14 +72,15 @@ def cat_line(record: Record, *, metadata: bool = False) -> bytes:
     return b"{" + member + b"}\n"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens (to stderr).")
-def main(verbose: bool) -> None:
-    """List, read, verify and replay shoebox archive files."""
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    """List, read and verify shoebox archive files."""
+    setup_logging(
+        level="INFO" if verbose else "WARNING",
+        debug=debug_requested(ctx),
+        fmt="%(levelname)s %(name)s: %(message)s",
     )
 
 
@@ -125,12 +132,20 @@ def _report_dict(report: FileReport) -> dict[str, object]:
     is_flag=True,
     help='Print whole records: {"metadata": {...}, "notification": ...}.',
 )
-def cat_command(files: tuple[str, ...], metadata: bool) -> None:
+@click.option(
+    "--unique",
+    is_flag=True,
+    help="Skip records whose message id was printed already (redeliveries).",
+)
+def cat_command(files: tuple[str, ...], metadata: bool, unique: bool) -> None:
     """Print the records of archive files as JSON lines."""
     out = sys.stdout.buffer
+    seen = Duplicates()
     for path in _files(files):
         try:
             for record in read(path):
+                if unique and seen.add(record_id(record.body, record.metadata), path):
+                    continue
                 out.write(cat_line(record, metadata=metadata))
         except CorruptArchive as exc:
             out.flush()
@@ -147,9 +162,12 @@ def verify_command(targets: tuple[str, ...]) -> None:
     """
     bad = records = 0
     paths = _files(targets)
+    duplicates = Duplicates()
     for path in paths:
         report = examine(path)
         records += report.records
+        for found in report.ids:
+            duplicates.add(found, path)
         if report.ok:
             checked = " sha256 ok" if report.expected_digest else ""
             click.echo(f"OK    {path}  {report.records} records{checked}")
@@ -157,75 +175,31 @@ def verify_command(targets: tuple[str, ...]) -> None:
             bad += 1
             for problem in report.problems:
                 click.echo(f"FAIL  {problem}")
-    click.echo(f"{len(paths)} files, {records} records, {bad} with problems")
+    if duplicates.ids:
+        click.echo(
+            f"DUP   {duplicates.ids} message ids appear more than once "
+            f"({duplicates.records} extra records; a redelivery after a crash "
+            f"archives twice): e.g. {'; '.join(duplicates.examples())}"
+        )
+    click.echo(
+        f"{len(paths)} files, {records} records, {bad} with problems, "
+        f"{duplicates.records} duplicates"
+    )
     if bad:
         sys.exit(1)
 
 
-@main.command("replay")
-@click.argument("sources", nargs=-1, required=True)
-@click.option("--to", "url", help="Broker URL (amqp://, filesystem://, memory://).")
-@click.option("--exchange", default="nova", show_default=True, help="Topic exchange.")
-@click.option(
-    "--routing-key",
-    default="notifications.info",
-    show_default=True,
-    help="Routing key of every message.",
+@main.command(
+    "replay",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
 )
-@click.option("--queue", help="Declare this queue, bound with the routing key.")
-@click.option(
-    "--winchester",
-    "settings",
-    type=click.Path(exists=True, dir_okay=False),
-    help="winchester.yaml: distil and ingest straight into its database.",
-)
-@click.option("--batch", default=500, show_default=True, type=click.IntRange(1))
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def replay_command(
-    sources: tuple[str, ...],
-    url: str | None,
-    exchange: str,
-    routing_key: str,
-    queue: str | None,
-    settings: str | None,
-    batch: int,
-    quiet: bool,
-) -> None:
-    """Send archived notifications back to a broker or into winchester.
-
-    Into winchester the event-time clock is used, so replayed streams expire in
-    event time. Files are read in name order (the names start with the roll time).
-    """
-    if (url is None) == (settings is None):
-        raise click.UsageError("give exactly one of --to URL and --winchester FILE")
-    files = _files(sources)
-    with click.progressbar(
-        length=len(files),
-        label="replaying",
-        file=sys.stderr,
-        hidden=quiet,
-    ) as bar:
-
-        def done(path: Path) -> None:
-            bar.update(1)
-
-        try:
-            if url is not None:
-                summary = replay.to_broker(
-                    files,
-                    url,
-                    exchange=exchange,
-                    routing_key=routing_key,
-                    queue=queue,
-                    batch_size=batch,
-                    done=done,
-                )
-            else:
-                assert settings is not None
-                summary = replay.to_winchester(
-                    files, settings, batch_size=batch, done=done
-                )
-        except StackTachError as exc:
-            raise click.ClickException(str(exc)) from None
-    for line in summary.lines():
-        click.echo(line)
+@click.argument("ignored", nargs=-1, type=click.UNPROCESSED)
+def replay_command(ignored: tuple[str, ...]) -> None:
+    """Moved: use yagi-replay ARCHIVE... (--to URL | --winchester FILE)."""
+    click.echo(
+        "shoebox replay moved to the consuming side: use yagi-replay ARCHIVE... "
+        "(--to BROKER_URL | --winchester winchester.yaml) with the same options",
+        err=True,
+    )
+    sys.exit(2)

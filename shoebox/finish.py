@@ -5,7 +5,9 @@ The step is crash-safe: the finished file is written under a hidden
 final name (never overwriting a file) and only then is the working file
 removed. A crash at any point leaves either the working file (finished again
 at the next start) or, in the narrow window between the link and the removal,
-both - the records are then archived twice, never lost.
+both - the records are then archived twice, never lost. A finish that fails
+(a full disk) removes its partial file at once and leaves the working file,
+to be finished at the next roll.
 """
 
 from __future__ import annotations
@@ -53,14 +55,20 @@ class Finisher:
         """Finish ``working`` as rolled at ``when``; return the finished file's path."""
         partial = self.partial_path(working)
         digest = hashlib.sha256()
-        with working.open("rb") as source, partial.open("wb") as raw:
-            if self.fmt.compress:
-                with gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as gz:
-                    _copy(source, digest, gz.write)
-            else:
-                _copy(source, digest, raw.write)
-            raw.flush()
-            os.fsync(raw.fileno())
+        try:
+            with working.open("rb") as source, partial.open("wb") as raw:
+                if self.fmt.compress:
+                    with gzip.GzipFile(
+                        fileobj=raw, mode="wb", filename="", mtime=0
+                    ) as gz:
+                        _copy(source, digest, gz.write)
+                else:
+                    _copy(source, digest, raw.write)
+                raw.flush()
+                os.fsync(raw.fileno())
+        except OSError:
+            remove_quietly(partial)  # a full disk: give the space back at once
+            raise
         name = render_name(self.template, when, digest.hexdigest())
         if self.fmt.compress:
             name += ".gz"

@@ -15,7 +15,9 @@ Accepted input (every format met in real OpenStack notifications):
 
 Anything else raises :class:`~stacktach.exceptions.TimestampError` - including
 strings Python's ``fromisoformat`` would accept with a surprising meaning (any
-character as the date/time separator, ISO week dates).
+character as the date/time separator, ISO week dates), and times whose offset
+takes them outside the calendar once converted to UTC
+(``9999-12-31T23:00:00-05:00``, ``0001-01-01T01:00:00+05:00``).
 """
 
 from __future__ import annotations
@@ -63,7 +65,12 @@ def parse_timestamp(value: str) -> datetime:
         parsed = _parse_compact(value)
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise TimestampError(
+            f"timestamp {value!r} is outside the calendar (years 1-9999) in UTC"
+        ) from None
 
 
 def _parse_compact(value: str) -> datetime:

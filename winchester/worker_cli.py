@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import logging
-import logging.config
 import os
 import signal
-import sys
 import time
 from datetime import timedelta
 from types import FrameType
 
 import click
 
+from stacktach.cli import Command, debug_requested, exit_after
 from stacktach.exceptions import ConfigError
+from stacktach.logsetup import setup_logging
+from winchester.build import build_engine, build_trigger_manager
 from winchester.clock import make_clock
 from winchester.config.handlers import resolve_handler
 from winchester.config.pipelines import load_pipelines
 from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
-from winchester.ingest import TriggerManager
 from winchester.pipeline import PipelineWorker, TrimSettings, build_pipelines
-from winchester.storage.engine import DatabaseUnavailable, connect
+from winchester.storage.engine import DatabaseUnavailable
+from winchester.storage.startup import require_schema
 
 __all__ = ["build_worker", "main"]
 
@@ -43,7 +44,7 @@ def build_worker(settings: WinchesterSettings, name: str) -> PipelineWorker:
     handlers = build_pipelines(
         pipelines, lambda handler: resolve_handler(specs[handler])
     )
-    engine = connect(settings.database.url, echo=settings.database.echo_sql)
+    engine = build_engine(settings)
     clock = make_clock(settings.clock, engine)
     trim = (
         TrimSettings(settings.trim_events_age, settings.trim_events_batch_size)
@@ -55,7 +56,9 @@ def build_worker(settings: WinchesterSettings, name: str) -> PipelineWorker:
         triggers={t.name: t for t in triggers},
         pipelines=handlers,
         clock=clock,
-        manager=TriggerManager(engine, triggers, clock),
+        manager=build_trigger_manager(
+            settings, engine=engine, clock=clock, with_distiller=False
+        ),
         name=name,
         batch_size=settings.pipeline_worker_batch_size,
         lease=timedelta(seconds=settings.lease_seconds),
@@ -65,24 +68,18 @@ def build_worker(settings: WinchesterSettings, name: str) -> PipelineWorker:
     )
 
 
-def _setup_logging(settings: WinchesterSettings, name: str) -> None:
-    if settings.logging_config:
-        try:
-            path = settings.locate("logging_config")
-        except ConfigError:
-            path = None
-        if path is not None:
-            logging.config.fileConfig(path, disable_existing_loggers=False)
-            return
-    handler: logging.Handler
-    if settings.log_file:
-        handler = logging.FileHandler(settings.log_file.replace("%(proc_name)s", name))
-    else:
-        handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+def _setup_logging(settings: WinchesterSettings, name: str, debug: bool) -> None:
+    config_file = settings.locate("logging_config") if settings.logging_config else None
+    setup_logging(
+        level=settings.log_level,
+        file=settings.log_file.replace("%(proc_name)s", name)
+        if settings.log_file
+        else None,
+        config_file=config_file,
+        debug=debug,
+        source=str(settings.source),
+        key="logging_config" if config_file else "log_file",
     )
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
 
 
 def _daemonize() -> None:
@@ -97,7 +94,7 @@ def _daemonize() -> None:
         os.dup2(null, fd)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c",
     "--config",
@@ -115,30 +112,52 @@ def _daemonize() -> None:
 )
 @click.option("--once", is_flag=True, help="Process what is ready now, then exit.")
 @click.option("-d", "--daemon", is_flag=True, help="Detach and run in the background.")
-def main(config: str, name: str | None, once: bool, daemon: bool) -> None:
+@click.option(
+    "--startup-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to keep trying an unreachable database when starting, before "
+    "giving up with exit status 1 (once running, outages are waited out).",
+)
+@click.option(
+    "--stop-grace",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds after SIGTERM/SIGINT before the process exits even if the "
+    "current stream has not finished (its lease lapses; another worker retries).",
+)
+def main(
+    config: str,
+    name: str | None,
+    once: bool,
+    daemon: bool,
+    startup_timeout: float,
+    stop_grace: float,
+) -> None:
     """Run the fire and expire pipelines of streams that are ready.
 
     Claims ready streams with a lease (many workers may run on one database;
     none runs a stream another holds), runs each trigger's fire_pipeline or
     expire_pipeline, and marks the stream completed (or deletes it), or in error
     after max_attempts failures. SIGTERM/SIGINT: finish the current batch and
-    exit 0. Exit status 2 for an invalid configuration, 1 when the database
-    stays unavailable with --once.
+    exit 0 (within --stop-grace). Exit status 2 for an invalid configuration or
+    a database to migrate, 1 when the database cannot be reached at start-up
+    (or stays unavailable with --once).
     """
     worker_name = name or f"pipeline-worker-{os.uname().nodename}-{os.getpid()}"
-    try:
-        settings = WinchesterSettings.load(config)
-        _setup_logging(settings, worker_name)
-        worker = build_worker(settings, worker_name)
-    except ConfigError as exc:
-        click.echo(f"pipeline-worker: {exc}", err=True)
-        sys.exit(2)
+    settings = WinchesterSettings.load(config)
+    _setup_logging(settings, worker_name, debug_requested())
+    worker = build_worker(settings, worker_name)
+    require_schema(worker.engine, config, timeout=startup_timeout)
     if daemon:
         _daemonize()
     stop = {"requested": False}  # a dict, so the signal handler can set it
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         stop["requested"] = True
+        exit_after(stop_grace, worker_name)
 
     def stopping() -> bool:
         return stop["requested"]
@@ -146,6 +165,7 @@ def main(config: str, name: str | None, once: bool, daemon: bool) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     LOG.info("%s starting (%s)", worker_name, "once" if once else "loop")
+    warned_at: float | None = None
     while True:
         try:
             worker.run(
@@ -156,9 +176,18 @@ def main(config: str, name: str | None, once: bool, daemon: bool) -> None:
             )
             break
         except DatabaseUnavailable as exc:
-            LOG.error("%s: %s", worker_name, exc)
-            if once or stopping():
-                sys.exit(1)
+            if once:
+                raise
+            if stopping():
+                break
+            # One line per outage (repeated every 10 minutes), not one per retry.
+            now = time.monotonic()
+            quiet = warned_at is not None and now - warned_at < 600
+            (LOG.debug if quiet else LOG.warning)(
+                "%s: %s; retrying every 5s", worker_name, exc
+            )
+            if not quiet:
+                warned_at = now
             worker.engine.dispose()
             for _ in range(50):  # back off 5 s, still answering signals
                 if stopping():

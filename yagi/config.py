@@ -10,13 +10,15 @@ warning):
 ``[rabbit_broker]``   ``url`` (a broker URL), or the original's ``host``, ``port``,
                       ``user``, ``password``, ``vhost``, ``ssl``; ``reconnect_delay``,
                       ``max_wait``, ``poll_delay``, ``max_connection_age`` and
-                      ``exchange_name`` are accepted for compatibility
+                      ``exchange_name`` are accepted for compatibility, with a
+                      warning that they are not used
 ``[consumers]``       ``queues``: comma-separated queue names
 ``[consumer:<queue>]`` ``apps`` (handler chain), ``exchange``, ``exchange_type``,
                       ``routing_key``, ``durable``, ``auto_delete``,
-                      ``exchange_durable``, ``exchange_auto_delete``, ``max_messages``
-                      (batch size), ``max_wait`` (seconds a batch may wait to fill),
-                      ``prefetch``, ``queue_type`` (``quorum``), ``deployment``
+                      ``exchange_durable`` (default: ``durable``), ``max_messages``
+                      (batch size, per queue), ``max_wait`` (seconds a batch may
+                      wait to fill), ``prefetch``, ``queue_type`` (``quorum``),
+                      ``deployment``
 ``[filters]``, ``[exclude_filters]``, ``[discard_filters]``
                       ``<handler> = event_type, event_type`` (globs); a discarded
                       notification is acked without being processed
@@ -25,6 +27,18 @@ warning):
                       :mod:`yagi.handlers.archive`
 ``[logging]``         ``logfile``, ``default_level``, ``config_file``
 ``[event_worker]``    ``pidfile``, ``daemonize``, ``event_driver`` (accepted)
+
+Per-queue settings take effect per queue or are refused: one process has one
+broker connection and one batch loop, so ``max_wait`` and ``prefetch`` must be
+the same in every ``[consumer:<queue>]`` of a config (an error names the
+section and key that differ; run one yagi-event per queue for different
+values); ``max_messages`` is honoured per queue (a queue's messages are handled
+in pieces of at most its ``max_messages``). Keys of the original that this
+yagi-event cannot honour are errors saying what to use instead:
+``[consumer:*] exchange_auto_delete = true`` and ``filters`` (use the
+``[filters]`` section), ``[shoebox*] roll_checker`` (use ``roll_size_mb`` and
+``roll_minutes``), ``wrap_payload_with_region = true``, ``wrap_region`` and
+``wrap_cell`` (every record's metadata holds ``deployment`` instead).
 """
 
 from __future__ import annotations
@@ -33,14 +47,14 @@ import configparser
 import difflib
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import notabene
 from stacktach.exceptions import ConfigError
 
-__all__ = ["ConsumerConfig", "YagiConfig", "load"]
+__all__ = ["ConsumerConfig", "YagiConfig", "load", "shoebox_number"]
 
 LOG = logging.getLogger(__name__)
 
@@ -116,6 +130,14 @@ IGNORED = {
     "filter",
 }
 _PER_QUEUE = {"consumer", "winchester", "shoebox"}
+#: The original's broker keys this consumer has no use for (warned about).
+_COMPAT_ONLY = (
+    "poll_delay",
+    "reconnect_delay",
+    "max_wait",
+    "max_connection_age",
+    "exchange_name",
+)
 _OPEN_KEYS = {"filters", "exclude_filters", "discard_filters"}
 
 
@@ -135,6 +157,7 @@ class ConsumerConfig:
     prefetch: int | None = None
     queue_type: str | None = None
     deployment: str = ""
+    exchange_durable: bool | None = None
 
 
 @dataclass(slots=True)
@@ -163,6 +186,24 @@ class YagiConfig:
         return tuple(_split(self.parser.get(kind, handler)))
 
 
+def shoebox_number(
+    settings: Mapping[str, str], key: str, default: float, section: str = "shoebox"
+) -> float:
+    """``settings[key]`` as a number > 0; ``ConfigError`` naming the key otherwise."""
+    raw = settings.get(key)
+    if raw is None or not str(raw).strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"expected a number, got {raw!r}", key=f"[{section}] {key}"
+        ) from None
+    if not value > 0:
+        raise ConfigError(f"must be > 0, got {raw!r}", key=f"[{section}] {key}")
+    return value
+
+
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
@@ -186,6 +227,12 @@ def load(
             raise ConfigError(
                 f"cannot read: {exc.strerror}", source=str(path)
             ) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"not a text file (UTF-8 INI expected; byte {exc.start} is "
+                f"{exc.object[exc.start : exc.start + 1]!r})",
+                source=str(path),
+            ) from None
     try:
         parser.read_string(text, source=source)
     except configparser.Error as exc:
@@ -208,6 +255,9 @@ def load(
                 raise ConfigError(
                     f"unknown key{hint}", source=source, key=f"[{section}] {key}"
                 )
+    for key in _COMPAT_ONLY:
+        if parser.has_option("rabbit_broker", key):
+            warn(f"{source}: [rabbit_broker] {key} is accepted and not used")
     getter = _Getter(parser, source)
     queues = _split(parser.get("consumers", "queues", fallback=""))
     if not queues:
@@ -216,6 +266,8 @@ def load(
         )
     deployment = getter.text("global", "deployment", socket.gethostname())
     consumers = [getter.consumer(queue, deployment) for queue in queues]
+    getter.check_shared(consumers)
+    getter.check_shoebox()
     return YagiConfig(
         source=source,
         parser=parser,
@@ -263,6 +315,12 @@ class _Getter:
                 section, key, f"expected true or false, got {raw!r}"
             ) from None
 
+    def port(self, section: str) -> int:
+        port = int(self.number(section, "port", 5672, integer=True))
+        if not 0 < port < 65536:
+            raise self.fail(section, "port", f"expected 1 to 65535, got {port}")
+        return port
+
     def broker_url(self) -> str:
         section = "rabbit_broker"
         url = self.parser.get(section, "url", fallback="").strip()
@@ -270,7 +328,7 @@ class _Getter:
             return url
         return notabene.amqp_url(
             host=self.text(section, "host", "localhost"),
-            port=int(self.number(section, "port", 5672, integer=True)),
+            port=self.port(section),
             user=self.text(section, "user", "guest"),
             password=self.parser.get(section, "password", fallback="guest"),
             vhost=self.text(section, "vhost", "/"),
@@ -294,6 +352,25 @@ class _Getter:
         if max_messages < 1:
             raise self.fail(section, "max_messages", "must be at least 1")
         prefetch = self.parser.get(section, "prefetch", fallback=None)
+        if self.flag(section, "exchange_auto_delete", False):
+            raise self.fail(
+                section,
+                "exchange_auto_delete",
+                "not supported: exchanges are declared auto_delete=false "
+                "(remove the key)",
+            )
+        if self.parser.has_option(section, "filters"):
+            raise self.fail(
+                section,
+                "filters",
+                "not used here: give event type filters per handler in the "
+                "[filters] section (<handler> = event_type, ...)",
+            )
+        exchange_durable = (
+            self.flag(section, "exchange_durable", True)
+            if self.parser.has_option(section, "exchange_durable")
+            else None
+        )
         return ConsumerConfig(
             queue=queue,
             apps=apps,
@@ -309,4 +386,43 @@ class _Getter:
             else None,
             queue_type=self.parser.get(section, "queue_type", fallback=None),
             deployment=self.text(section, "deployment", deployment),
+            exchange_durable=exchange_durable,
         )
+
+    def check_shoebox(self) -> None:
+        """Refuse the original's shoebox keys this archive cannot honour."""
+        instead = {
+            "roll_checker": "use roll_size_mb and roll_minutes instead",
+            "wrap_region": "every record's metadata holds 'deployment' instead "
+            "([global] or [consumer:<queue>] deployment)",
+            "wrap_cell": "every record's metadata holds 'deployment' instead "
+            "([global] or [consumer:<queue>] deployment)",
+        }
+        for section in self.parser.sections():
+            if section.partition(":")[0] != "shoebox":
+                continue
+            for key, hint in instead.items():
+                if self.parser.has_option(section, key):
+                    raise self.fail(section, key, f"not supported: {hint}")
+            if self.flag(section, "wrap_payload_with_region", False):
+                raise self.fail(
+                    section,
+                    "wrap_payload_with_region",
+                    "not supported: every record's metadata holds 'deployment' "
+                    "instead (set it to false or remove it)",
+                )
+
+    def check_shared(self, consumers: list[ConsumerConfig]) -> None:
+        """``max_wait`` and ``prefetch`` are the same for every queue, or refused."""
+        first = consumers[0]
+        for other in consumers[1:]:
+            for key in ("max_wait", "prefetch"):
+                if getattr(other, key) != getattr(first, key):
+                    raise self.fail(
+                        f"consumer:{other.queue}",
+                        key,
+                        f"{getattr(other, key)} differs from [consumer:{first.queue}] "
+                        f"{key} = {getattr(first, key)}; one yagi-event uses one "
+                        f"{key} for all its queues: make them equal or run a "
+                        "yagi-event per queue",
+                    )

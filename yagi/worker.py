@@ -3,7 +3,8 @@
 For every batch (up to ``max_messages`` or ``max_wait`` seconds) of a queue:
 
 1. each message is decoded (JSON object; an oslo.messaging v2 envelope is
-   unwrapped); one that is not is dead-lettered with the reason;
+   unwrapped); one that is not is dead-lettered with the reason; a queue's
+   messages are handled in pieces of at most its ``max_messages``;
 2. ``[discard_filters]`` event types are acked without processing;
 3. the chain runs - archiving handlers first (the raw messages are on disk before
    anything else happens), then the others (distil + ingest in one transaction);
@@ -12,23 +13,38 @@ For every batch (up to ``max_messages`` or ``max_wait`` seconds) of a queue:
 5. the batch is acked (by the consumer, after this returns).
 
 A crash anywhere before 5 means redelivery, never loss; redelivered messages are
-recognised as duplicates by the storage. A database or broker outage holds the
-batch, unacked, and retries (see :mod:`notabene.consumer`).
+recognised as duplicates by the storage. A database or broker outage (a
+:class:`~stacktach.exceptions.RecoverableError`: the database, the broker, a
+full archive disk) holds the batch, unacked, and retries (see
+:mod:`notabene.consumer`).
+
+**No single notification stops the consumer.** Any other exception a handler
+raises is blamed on the batch's notifications: the handler is run again on
+each half of what it was given, down to single notifications, and each one
+that still fails alone is dead-lettered with ``<handler>: <Type>: <message>``
+(cut to ``MAX_REASON`` characters; logged at ERROR with the traceback once per
+batch). Every dead-lettered message is logged at INFO with its message id and
+reason.
+
+**Statistics.** Every ``update_timer`` seconds one line per queue: the counts
+of the period (``last 300s: ...``, with the rate and the average batch latency)
+then the totals since the process started (``since start: ...``).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import orjson
 
 import notabene
 from stacktach import plugins
+from stacktach.exceptions import RecoverableError
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.archive import ArchiveHandler
 from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
@@ -81,14 +97,73 @@ class _Chain:
     def run(self, batch: Batch) -> None:
         for handler in self.handlers:
             items = [item for item in batch.items if self.wants(handler, item)]
-            handler.handle(Batch(batch.queue, batch.deployment, items))
+            part = Batch(batch.queue, batch.deployment, items)
+            isolate(handler.name, handler.handle, part)
+
+    def batch_done(self) -> None:
+        for handler in self.handlers:
+            handler.batch_done()
+
+
+def isolate(
+    name: str, handle: Callable[[Batch], None], batch: Batch, *, first: bool = True
+) -> None:
+    """Run ``handle(batch)``; on a non-recoverable error, find who is to blame.
+
+    The batch is split in halves and each half handled again, down to single
+    notifications; one that still fails alone is dead-lettered with the error.
+    A :class:`RecoverableError` (an outage) propagates: the batch is held.
+    """
+    try:
+        handle(batch)
+        return
+    except RecoverableError:
+        raise
+    except Exception as exc:
+        pending = [item for item in batch.items if item.rejected is None]
+        if len(pending) <= 1:
+            for item in pending:
+                item.reject(_reason(name, exc))
+            return
+        if first:
+            LOG.error(
+                "%s: handler %s failed on %d messages (%s: %s); retrying them in "
+                "halves to find the ones to dead-letter",
+                batch.queue,
+                name,
+                len(pending),
+                type(exc).__name__,
+                exc,
+                exc_info=True,
+            )
+    middle = len(pending) // 2
+    for half in (pending[:middle], pending[middle:]):
+        isolate(name, handle, Batch(batch.queue, batch.deployment, half), first=False)
+
+
+#: Longest reason given to the dead-letter header (a database error can hold a
+#: whole SQL statement and its parameters).
+MAX_REASON = 1000
+
+
+def _reason(name: str, exc: BaseException) -> str:
+    text = f"{name}: {type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
 def _decode(item: Item) -> None:
     try:
+        _decode_body(item)
+    except Exception as exc:  # never let one message's bytes stop the consumer
+        item.reject(f"cannot decode: {type(exc).__name__}: {exc}")
+
+
+def _decode_body(item: Item) -> None:
+    try:
         body = orjson.loads(item.delivery.body)
     except orjson.JSONDecodeError as exc:
-        item.reject(f"not JSON: {exc}")
+        deep = "depth" in str(exc) or "recursion" in str(exc)
+        item.reject(f"nested too deep: {exc}" if deep else f"not JSON: {exc}")
         return
     if isinstance(body, dict) and isinstance(body.get("oslo.message"), (str, bytes)):
         try:
@@ -118,6 +193,7 @@ class YagiWorker:
                 exchange_type=c.exchange_type,
                 durable=c.durable,
                 auto_delete=c.auto_delete,
+                exchange_durable=c.exchange_durable,
                 arguments={"x-queue-type": c.queue_type} if c.queue_type else {},
             )
             for c in config.consumers
@@ -130,7 +206,9 @@ class YagiWorker:
             max_wait=first.max_wait,
             prefetch=first.prefetch,
         )
+        #: Counts of the current statistics period, and since the start.
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
+        self.totals: dict[str, Counter[str]] = defaultdict(Counter)
         self._latency: dict[str, list[float]] = defaultdict(list)
         self._last_report = time.monotonic()
 
@@ -142,7 +220,7 @@ class YagiWorker:
         for queue, items in by_queue.items():
             started = time.monotonic()
             chain = self.chains[queue]
-            batch = Batch(queue, self.consumers[queue].deployment, items)
+            size = self.consumers[queue].max_messages
             for item in items:
                 _decode(item)
                 if item.live and chain.discard:
@@ -150,49 +228,57 @@ class YagiWorker:
                     item.discarded = any(
                         fnmatch.fnmatchcase(event_type, g) for g in chain.discard
                     )
-            chain.run(batch)
-            if chain.archive is not None:
-                chain.archive.archive_rejects(batch)
+            for start in range(0, len(items), size):
+                batch = Batch(
+                    queue, self.consumers[queue].deployment, items[start : start + size]
+                )
+                chain.run(batch)
+                if chain.archive is not None:
+                    chain.archive.archive_rejects(batch)
             counts = self.counts[queue]
             counts["messages"] += len(items)
             counts["dead_lettered"] += sum(1 for i in items if i.rejected is not None)
             counts["discarded"] += sum(1 for i in items if i.discarded)
             for item in items:
-                if item.rejected is not None:  # notabene logs a summary per batch
-                    LOG.debug(
+                if item.rejected is not None:
+                    LOG.info(
                         "%s: message %s dead-lettered: %s",
                         queue,
-                        (item.notification or {}).get(
-                            "message_id", item.delivery.message_id
-                        ),
+                        _message_id(item),
                         item.rejected,
                     )
             self._latency[queue].append(time.monotonic() - started)
+        for queue in by_queue:
+            self.chains[queue].batch_done()
         self.maybe_report()
 
     def maybe_report(self, *, force: bool = False) -> None:
-        """Log one statistics line per queue every ``update_timer`` seconds."""
+        """Log one statistics line per queue every ``update_timer`` seconds.
+
+        The line gives the counts of the period (``last <n>s: ...``), then the
+        totals since the process started (``since start: ...``).
+        """
         now = time.monotonic()
         elapsed = now - self._last_report
         if not force and elapsed < self.config.update_timer:
             return
         for queue, chain in self.chains.items():
             counts = self.counts[queue]
-            extra: dict[str, Any] = {}
             for handler in chain.handlers:
-                extra.update(handler.statistics())
+                for key, value in handler.statistics().items():
+                    counts[key] += int(value)
+            totals = self.totals[queue]
+            totals.update(counts)
             latencies = self._latency[queue]
             LOG.info(
-                "%s: %d messages (%.1f/s), %d duplicates, %d dead-lettered, "
-                "%d discarded, batch latency %.1f ms avg, %s",
+                "%s: last %.0fs: %s (%.1f/s), batch latency %.1f ms avg; "
+                "since start: %s",
                 queue,
-                counts["messages"],
+                elapsed,
+                _counts(counts),
                 counts["messages"] / elapsed if elapsed else 0.0,
-                int(extra.pop("duplicates", 0)),
-                counts["dead_lettered"],
-                counts["discarded"],
                 1000 * sum(latencies) / len(latencies) if latencies else 0.0,
-                ", ".join(f"{k} {int(v)}" for k, v in sorted(extra.items())) or "-",
+                _counts(totals),
             )
             counts.clear()
             latencies.clear()
@@ -211,3 +297,30 @@ class YagiWorker:
     def stop(self) -> None:
         """Stop after the current batch."""
         self.consumer.stop()
+
+
+_FIRST = ("messages", "duplicates", "dead_lettered", "discarded")
+
+
+def _counts(counts: Counter[str]) -> str:
+    """``1200 messages, 3 duplicates, ...``: the usual ones first, then the rest."""
+    names = [*_FIRST, *sorted(set(counts) - set(_FIRST))]
+    return ", ".join(f"{counts[n]} {n.replace('_', '-')}" for n in names)
+
+
+_RAW_ID = re.compile(rb'"message_id"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _message_id(item: Item) -> str:
+    """The id the reject log names: the notification's, else the broker's.
+
+    For a body that could not be decoded, a ``"message_id": "..."`` found in
+    its bytes is named (it helps find the message).
+    """
+    if item.notification is not None:
+        found = item.notification.get("message_id")
+        if isinstance(found, str) and found:
+            return found
+    elif (raw := _RAW_ID.search(item.delivery.body)) is not None:
+        return raw.group(1).decode("utf-8", "replace")
+    return str(item.delivery.message_id or "(none)")

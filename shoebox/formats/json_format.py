@@ -9,8 +9,8 @@ One record per line, always one of three shapes, ``metadata`` first::
 * ``notification`` is used when the body is UTF-8, valid JSON (no ``NaN``) and
   holds no line break: the body's own bytes are copied into the line, so a
   reader gets them back exactly and ``jq`` sees the parsed notification.
-* ``body`` is used for other UTF-8 text (not JSON, or pretty-printed JSON over
-  several lines).
+* ``body`` is used for other UTF-8 text (not JSON, pretty-printed JSON over
+  several lines, or JSON nested too deep for Python's parser to check).
 * ``body_b64`` is used for bytes that are not UTF-8.
 
 Metadata is written compactly (``","`` and ``":"`` separators, ASCII escapes)
@@ -45,7 +45,7 @@ def _is_embeddable(body: bytes) -> bool:
         return False
     try:
         json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError
         return False
     return True
 
@@ -100,6 +100,10 @@ class JsonFormat:
             obj = json.loads(line)
         except ValueError as exc:
             raise CorruptArchive(path, f"not JSON: {exc}", line=number) from None
+        except RecursionError:
+            # Only a line of another writer can be this deep (ours keep deep
+            # bodies as a string): the notification alone, as the original wrote.
+            return Record(line.rstrip(b"\r\n"), {})
         keys = set(obj) if isinstance(obj, dict) else set()
         found = [key for key in _BODY_KEYS if key in keys]
         if "metadata" not in keys or len(found) != 1 or len(keys) != 2:

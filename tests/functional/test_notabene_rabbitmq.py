@@ -15,6 +15,7 @@ import pytest
 
 import notabene
 from notabene.retry import Backoff
+from tests.conftest import require
 
 pytestmark = pytest.mark.rabbitmq
 
@@ -259,8 +260,8 @@ def _close_from_broker(conn: Any) -> None:
 def test_consumer_reconnects_and_loses_nothing(
     rabbitmq_url: str, names: Names, cut: Callable[[Any], None]
 ) -> None:
-    if cut is _close_from_broker and not shutil.which("rabbitmqctl"):
-        pytest.skip("rabbitmqctl not available")
+    if cut is _close_from_broker:
+        require(shutil.which("rabbitmqctl") is not None, "rabbitmqctl not on PATH")
     exchange = names.exchange()
     spec = notabene.QueueSpec(name=names.queue(), exchange=exchange, routing_key="k")
     total = 300

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import sqlalchemy as sa
 
 from distiller import Event
 from tests.support.handlers import create_table, runs
+from tests.support.waiting import wait_for
 from winchester.clock import FixedClock
 from winchester.config.triggers import build_triggers
 from winchester.ingest import TriggerManager
@@ -152,7 +152,8 @@ def test_a_worker_killed_mid_pipeline_is_taken_over(
     ids = prepare(mysql_url, 40)
     config = write_config(tmp_path, mysql_url, batch=10, lease=2, sleep=0.1)
     victim = worker(config, "victim")
-    time.sleep(3.0)  # it has finished some batches and is inside another
+    # Some batches committed (10 streams each, 0.1 s a stream) and inside another.
+    wait_for(lambda: len(runs(mysql_url)) >= 15, 120, "the victim's first pipelines")
     before = runs(mysql_url)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
@@ -161,9 +162,7 @@ def test_a_worker_killed_mid_pipeline_is_taken_over(
         states(mysql_url).values()
     )  # held by the dead worker
     rescuer = worker(config, "rescuer")
-    deadline = time.monotonic() + 120
-    while states(mysql_url) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: not states(mysql_url), 120, "the rescuer to complete every stream")
     rescuer.send_signal(signal.SIGTERM)
     _, err = rescuer.communicate(timeout=60)
     assert rescuer.returncode == 0, err[-2000:]

@@ -26,6 +26,7 @@ import notabene
 import shoebox
 from distiller import Distiller, NotificationRejected
 from tests.support.proxy import Proxy
+from tests.support.waiting import wait_for
 from winchester.storage import schema
 from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
@@ -257,7 +258,7 @@ def test_poison_messages_are_dead_lettered_with_their_reason(setup: Setup) -> No
     setup.publish(lines)
     consumer = setup.start(setup.write_config())
     setup.wait_for(len(want))
-    time.sleep(1)
+    wait_for(lambda: _queued(setup, ".failed") >= len(poison), 60, "the dead letters")
     stop(consumer)
     assert set(setup.stored()) == want
     failed = setup.drain_failed()
@@ -265,6 +266,15 @@ def test_poison_messages_are_dead_lettered_with_their_reason(setup: Setup) -> No
     for _, headers in failed:
         reason = headers["x-reject-reason"]
         assert reason.startswith(("not JSON", "distiller:")), reason
+
+
+def _queued(setup: Setup, suffix: str) -> int:
+    """Messages ready in ``setup``'s queue with ``suffix``."""
+    with notabene.connect(setup.broker) as conn:
+        declared = conn.channel().queue_declare(
+            queue=f"{setup.name}{suffix}", passive=True
+        )
+        return int(declared.message_count)
 
 
 def _is_poison(line: bytes) -> bool:

@@ -1,4 +1,9 @@
-"""A TCP proxy on 127.0.0.1 that tests can cut and restore (a service outage)."""
+"""A TCP proxy on 127.0.0.1 that tests can cut, stall and restore (service outages).
+
+:meth:`Proxy.cut` is a server gone (connections dropped, new ones refused);
+:meth:`Proxy.stall` a server that hangs (connections stay open and new ones are
+accepted, but nothing is forwarded until :meth:`Proxy.restore`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import threading
 
 class Proxy:
     """Forward ``127.0.0.1:<port>`` to ``target``; :meth:`cut` drops every
-    connection and refuses new ones until :meth:`restore`."""
+    connection and refuses new ones until :meth:`restore`; :meth:`stall` keeps
+    them open but forwards nothing."""
 
     def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
@@ -17,6 +23,10 @@ class Proxy:
         self.port = self.listener.getsockname()[1]
         self.up = threading.Event()
         self.up.set()
+        self.flowing = threading.Event()
+        self.flowing.set()
+        #: Bytes received while stalled (held, not forwarded).
+        self.held = 0
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -36,6 +46,7 @@ class Proxy:
             except OSError:
                 client.close()
                 continue
+            upstream.settimeout(None)  # the timeout was for connecting only
             with self._lock:
                 self._sockets.update((client, upstream))
             for a, b in ((client, upstream), (upstream, client)):
@@ -44,6 +55,12 @@ class Proxy:
     def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                if not self.flowing.is_set():
+                    with self._lock:
+                        self.held += len(data)
+                    while not self.flowing.wait(0.1):
+                        if self._closed:
+                            return
                 sink.sendall(data)
         except OSError:
             pass
@@ -63,9 +80,14 @@ class Proxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def stall(self) -> None:
+        """Keep connections open and accept new ones, but forward nothing."""
+        self.flowing.clear()
+
     def restore(self) -> None:
-        """Accept connections again."""
+        """Accept and forward again."""
         self.up.set()
+        self.flowing.set()
 
     def close(self) -> None:
         self._closed = True

@@ -6,13 +6,14 @@ import sys
 
 import click
 
+from stacktach.cli import Command
 from winchester.config.check import check_config, database_label
 from winchester.config.handlers import BUILTIN_HANDLERS
 
 _NOTES = {"pending": " (built-in, not installed yet)", "error": " (cannot load)"}
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c",
     "--config",
@@ -30,7 +31,8 @@ def main(config: str, quiet: bool, strict: bool) -> None:
 
     Loads winchester.yaml, the event definitions, triggers and pipelines it
     names, checks that every pipeline a trigger names exists and that every
-    pipeline handler class imports. Problems go to stderr as
+    pipeline handler class imports, that the database driver is installed and
+    the logging_config file is valid. Problems go to stderr as
     file:line: key: message; a summary goes to stdout.
 
     Exit status: 0 when the set is valid, 1 when it is not (or, with --strict,

@@ -8,7 +8,7 @@ turns the YAML value into the setting's value; every default goes through it too
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from winchester.config.diagnostics import (
     kind,
 )
 from winchester.config.handlers import BUILTIN_HANDLERS, LEGACY_HANDLERS
+from winchester.storage.engine import Timeouts
 
 __all__ = [
     "DISTILLER_KEYS",
@@ -51,7 +52,14 @@ DISTILLER_KEYS = (
     "catch_all_notifications",
     "distiller_ceilometer",
 )
-_DATABASE_KEYS = ("url", "echo_sql")
+_TIMEOUT_KEYS = {
+    "connect_timeout": "connect",
+    "read_timeout": "read",
+    "write_timeout": "write",
+    "statement_timeout": "statement",
+    "lock_timeout": "lock",
+}
+_DATABASE_KEYS = ("url", "echo_sql", *_TIMEOUT_KEYS)
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -83,10 +91,16 @@ class Setting:
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
-    """``database``: an SQLAlchemy URL (checked to parse) and ``echo_sql``."""
+    """``database``: an SQLAlchemy URL (checked to parse), ``echo_sql``, timeouts.
+
+    The timeouts (seconds, 0 for none) are ``connect_timeout``, ``read_timeout``,
+    ``write_timeout``, ``statement_timeout`` and ``lock_timeout``; see
+    :class:`winchester.storage.engine.Timeouts` for their defaults and meaning.
+    """
 
     url: str
     echo_sql: bool = False
+    timeouts: Timeouts = field(default_factory=Timeouts)
 
 
 def _bool(value: Any, _ctx: Context) -> bool:
@@ -168,7 +182,25 @@ def _database(value: Any, ctx: Context) -> DatabaseSettings:
             mapping=value,
             at="echo_sql",
         )
-    return DatabaseSettings(url=url, echo_sql=echo)
+    limits: dict[str, float] = {}
+    for key, field_name in _TIMEOUT_KEYS.items():
+        if key not in value:
+            continue
+        seconds = value[key]
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or (seconds < 0)
+        ):
+            raise fail(
+                f"expected a number of seconds >= 0 (0: no limit), got {kind(seconds)}",
+                source=ctx.source,
+                key=f"database.{key}",
+                mapping=value,
+                at=key,
+            )
+        limits[field_name] = float(seconds)
+    return DatabaseSettings(url=url, echo_sql=echo, timeouts=Timeouts(**limits))
 
 
 def _handlers(value: Any, ctx: Context) -> dict[str, str]:

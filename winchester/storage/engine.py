@@ -11,6 +11,21 @@
   or out of range for its column is an error, never silently truncated;
 * PostgreSQL: pre-ping.
 
+Every connection is bounded in time (:class:`Timeouts`, the ``database`` section
+of winchester.yaml; 0 turns one off): ``connect_timeout`` (10 s), ``read_timeout``
+and ``write_timeout`` (30 s: a server that accepts connections but never answers
+raises an error instead of stalling the process; PyMySQL's socket timeouts - the
+PostgreSQL driver has no read timeout, its statements are bounded by the server),
+``statement_timeout`` (25 s, per statement: MariaDB ``max_statement_time``, MySQL
+``max_execution_time``, PostgreSQL ``statement_timeout``) and ``lock_timeout``
+(20 s, per lock wait: ``innodb_lock_wait_timeout``, PostgreSQL ``lock_timeout``,
+SQLite's busy timeout). A timed-out connection is reported as unreachable
+(:class:`DatabaseUnavailable`), a timed-out lock wait as contention (retried).
+
+URLs of the original configs, ``mysql://`` (the MySQLdb driver), are accepted and
+served by PyMySQL (``mysql+pymysql://``), said once at INFO. :func:`check_url`
+checks that a URL's driver is installed, naming the pip package when it is not.
+
 :func:`run_transaction` runs a function inside one write transaction and runs it
 again, from scratch, when the database reports a deadlock, a lock timeout, a
 serialisation failure or a busy SQLite file - with jittered backoff and a bound.
@@ -32,6 +47,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +59,7 @@ from sqlalchemy.exc import (
     DataError,
     DBAPIError,
     IntegrityError,
+    NoSuchModuleError,
     OperationalError,
 )
 from sqlalchemy.pool import StaticPool
@@ -52,6 +69,8 @@ from stacktach.exceptions import ConfigError, RecoverableError
 __all__ = [
     "DatabaseUnavailable",
     "StartOver",
+    "Timeouts",
+    "check_url",
     "connect",
     "is_data_error",
     "is_duplicate_key",
@@ -64,7 +83,11 @@ T = TypeVar("T")
 
 _MYSQL_RETRY = {1205, 1213}  # lock wait timeout, deadlock
 _MYSQL_GONE = {2002, 2003, 2005, 2006, 2013, 2055, 1927, 1053}
+# statement_timeout exceeded (MariaDB max_statement_time, MySQL
+# max_execution_time, PostgreSQL query_canceled): a database too slow to use now.
+_MYSQL_GONE |= {1969, 3024}
 _PG_RETRY = {"40001", "40P01", "55P03"}
+_PG_GONE = {"57014"}
 _MYSQL_DUPLICATE = {1022, 1062, 1586}
 # Data errors: too long, out of range, incorrect value/string, null, truncated,
 # packet too big, check constraint, bad JSON, foreign key.
@@ -95,14 +118,94 @@ def safe_url(url: str | sa.URL) -> str:
         return "<invalid database URL>"
 
 
-def connect(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; ``ConfigError`` if the URL cannot be used."""
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Bounds on one database connection, in seconds (0: no bound)."""
+
+    connect: float = 10.0
+    read: float = 30.0
+    write: float = 30.0
+    statement: float = 25.0
+    lock: float = 20.0
+
+
+#: The drivers of bare ``mysql://`` / ``mariadb://`` URLs (MySQLdb) -> PyMySQL.
+_LEGACY_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+#: pip package of each SQLAlchemy driver name, for "not installed" messages.
+PIP_PACKAGES = {
+    "mysqldb": "mysqlclient",
+    "pymysql": "PyMySQL",
+    "mysqlconnector": "mysql-connector-python",
+    "mariadbconnector": "mariadb",
+    "asyncmy": "asyncmy",
+    "aiomysql": "aiomysql",
+    "psycopg2": "psycopg2-binary",
+    "psycopg": "psycopg[binary]",
+    "pg8000": "pg8000",
+    "asyncpg": "asyncpg",
+}
+_said_legacy: set[str] = set()
+
+
+def _parse(url: str | sa.URL) -> sa.URL:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(
             f"invalid database URL {url!r}: {exc}", key="database.url"
         ) from None
+    replacement = _LEGACY_DRIVERS.get(parsed.drivername)
+    if replacement is not None:
+        if parsed.drivername not in _said_legacy:
+            _said_legacy.add(parsed.drivername)
+            LOG.info(
+                "database URL %s names the MySQLdb driver; using PyMySQL (%s://)",
+                safe_url(parsed),
+                replacement,
+            )
+        parsed = parsed.set(drivername=replacement)
+    return parsed
+
+
+def check_url(url: str | sa.URL) -> sa.URL:
+    """The URL to connect with; ``ConfigError`` if it is invalid or its driver missing.
+
+    Imports the driver (no connection is made).
+    """
+    parsed = _parse(url)
+    try:
+        dialect = parsed.get_dialect()
+    except NoSuchModuleError:
+        raise ConfigError(
+            f"{safe_url(parsed)}: unknown database dialect or driver "
+            f"{parsed.drivername!r} (expected e.g. mysql+pymysql://, "
+            "postgresql+psycopg://, sqlite:///)",
+            key="database.url",
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        driver = parsed.get_driver_name()
+        package = PIP_PACKAGES.get(driver, exc.name or driver)
+        mysql = parsed.get_backend_name() == "mysql"
+        ours = "mysql+pymysql" if mysql else "postgresql+psycopg"
+        raise ConfigError(
+            f"the driver {driver!r} of {safe_url(parsed)} is not installed: "
+            f"`pip install {package}`, or use {ours}:// (installed with StackTach)",
+            key="database.url",
+        ) from None
+    return parsed
+
+
+def connect(
+    url: str, *, echo: bool = False, timeouts: Timeouts | None = None
+) -> Engine:
+    """An engine for ``url``; ``ConfigError`` if the URL cannot be used.
+
+    ``timeouts`` bounds every connection (default :class:`Timeouts`).
+    """
+    parsed = check_url(url)
+    limits = timeouts or Timeouts()
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     backend = parsed.get_backend_name()
     if backend == "sqlite":
@@ -112,9 +215,10 @@ def connect(url: str, *, echo: bool = False) -> Engine:
             kwargs["poolclass"] = StaticPool
         else:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30, "isolation_level": None}
+        busy = limits.lock or 30.0
+        kwargs["connect_args"] = {"timeout": busy, "isolation_level": None}
         engine = sa.create_engine(parsed, **kwargs)
-        _tune_sqlite(engine, wal=not memory)
+        _tune_sqlite(engine, wal=not memory, busy=busy)
         return engine
     if backend == "mysql":
         kwargs.update(
@@ -122,35 +226,76 @@ def connect(url: str, *, echo: bool = False) -> Engine:
         )
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        if parsed.get_driver_name() == "pymysql":
+            kwargs["connect_args"] = {
+                name: value
+                for name, value in (
+                    ("connect_timeout", limits.connect),
+                    ("read_timeout", limits.read),
+                    ("write_timeout", limits.write),
+                )
+                if value
+            }
     elif backend == "postgresql":
         kwargs["pool_pre_ping"] = True
+        if parsed.get_driver_name() in ("psycopg", "psycopg2"):
+            options = " ".join(
+                f"-c {name}={int(value * 1000)}"
+                for name, value in (
+                    ("statement_timeout", limits.statement),
+                    ("lock_timeout", limits.lock),
+                )
+                if value
+            )
+            args: dict[str, Any] = {"options": options} if options else {}
+            if limits.connect:
+                args["connect_timeout"] = max(2, round(limits.connect))
+            kwargs["connect_args"] = args
     try:
         engine = sa.create_engine(parsed, **kwargs)
-    except (ArgumentError, ImportError) as exc:
+    except (ArgumentError, ImportError, TypeError) as exc:
         raise ConfigError(
             f"cannot use database URL {safe_url(parsed)}: {exc}", key="database.url"
         ) from None
     if backend == "mysql":
-        _strict_mysql(engine)
+        _tune_mysql(engine, limits)
     return engine
 
 
-def _strict_mysql(engine: Engine) -> None:
+def _tune_mysql(engine: Engine, limits: Timeouts) -> None:
     @sa_event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        server = str(getattr(dbapi_connection, "server_version", "") or "")
+        statements = [f"SET SESSION sql_mode = '{MYSQL_SQL_MODE}'"]
+        if limits.lock:
+            statements.append(
+                f"SET SESSION innodb_lock_wait_timeout = {max(1, round(limits.lock))}"
+            )
+        if limits.statement:
+            if "mariadb" in server.lower():
+                statements.append(
+                    f"SET SESSION max_statement_time = {float(limits.statement)}"
+                )
+            else:  # MySQL bounds only SELECTs, in milliseconds
+                statements.append(
+                    f"SET SESSION max_execution_time = {int(limits.statement * 1000)}"
+                )
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET SESSION sql_mode = '{MYSQL_SQL_MODE}'")
-        cursor.close()
+        try:
+            for statement in statements:
+                cursor.execute(statement)
+        finally:
+            cursor.close()
 
 
-def _tune_sqlite(engine: Engine, *, wal: bool) -> None:
+def _tune_sqlite(engine: Engine, *, wal: bool, busy: float) -> None:
     @sa_event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -217,7 +362,7 @@ def _classify(exc: DBAPIError) -> str:
     text = str(orig).lower()
     if "database is locked" in text or "database table is locked" in text:
         return "retry"
-    if code in _MYSQL_GONE or exc.connection_invalidated:
+    if code in _MYSQL_GONE or sqlstate in _PG_GONE or exc.connection_invalidated:
         return "gone"
     if isinstance(exc, OperationalError) and (
         (sqlstate is not None and str(sqlstate).startswith("08"))

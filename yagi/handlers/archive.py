@@ -1,34 +1,80 @@
 """``shoebox`` handler: archive every notification raw before anything else.
 
 Settings from ``[shoebox]`` (``[shoebox:<queue>]`` overrides):
-``destination_folder`` (finished files), ``working_directory`` (this process's
-files being written: give each process its own; a ``<pid>`` placeholder is
-replaced by the process id), ``format`` (``json``, the default, or ``binary``;
-the original's ``roll_manager`` names map to these), ``filename_template``,
-``roll_size_mb`` (20), ``roll_minutes`` (60), ``callbacks`` (comma-separated
-``module:Class``), ``reject_folder`` (where rejected messages are archived with
-their reason; default ``<destination_folder>/rejects``).
+``destination_folder`` (finished files), ``working_directory`` (files being
+written; default ``<destination_folder>/.working``), ``format`` (``json``, the
+default, or ``binary``; the original's ``roll_manager`` names map to these),
+``filename_template``, ``roll_size_mb`` (20), ``roll_minutes`` (60),
+``callbacks`` (comma-separated ``module:Class``), ``reject_folder`` (where
+rejected messages are archived with their reason; default
+``<destination_folder>/rejects``).
 
 Every record's metadata holds ``queue``, ``deployment``, ``received_at`` and,
 when the broker gave one, ``message_id``. The archive is flushed to disk before
 the batch is acked, so a crash loses nothing that was acked.
+
+**Working folders.** Each process writes into a folder of its own under
+``working_directory``: ``<working_directory>/<host>-<pid>`` (and
+``<host>-<pid>-rejects``), locked while it runs, so any number of ``yagi-event``
+processes can share one yagi.conf. At start a process finishes what dead
+processes of its host left: every ``<host>-<pid>`` folder whose lock nobody
+holds, and files left directly in ``working_directory`` by older versions. A
+``<pid>`` placeholder in ``working_directory`` keeps the older layout (the
+placeholder is replaced by the process id; sibling folders of dead processes
+are recovered the same way).
+
+**Redelivery** after a crash (killed between archiving and acking) archives a
+notification twice: the price of archive-before-ack. ``shoebox verify`` reports
+duplicate message ids, ``shoebox cat --unique`` skips them.
+
+**A full disk** (or any error writing the archive: ``ENOSPC``, ``EDQUOT``,
+``EIO``, ...) is an outage, not the notification's fault: the write is undone,
+:class:`ArchiveUnavailable` (a ``RecoverableError``) holds the batch unacked
+and the consumer retries it with backoff; one ERROR names the folder and its
+free space, and an INFO line says when writing works again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
+import re
+import shutil
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import shoebox
-from stacktach.exceptions import ConfigError
+from stacktach.exceptions import ConfigError, RecoverableError
 from stacktach.timeutils import format_timestamp
-from yagi.config import ConsumerConfig, YagiConfig
+from yagi.config import ConsumerConfig, YagiConfig, shoebox_number
 from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
 
-__all__ = ["ArchiveHandler"]
+__all__ = ["ArchiveHandler", "ArchiveUnavailable", "process_folder_name"]
+
+LOG = logging.getLogger(__name__)
+
+
+class ArchiveUnavailable(RecoverableError):
+    """The archive cannot be written now (full disk, I/O error): hold the batch."""
+
+
+def process_folder_name() -> str:
+    """``<host>-<pid>``: this process's working folder under the configured one."""
+    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _free_space(folder: Path) -> str:
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return "unknown free space"
+    return f"{free / 1024 / 1024:.1f} MiB free"
+
 
 _FORMATS = {
     "shoebox.roll_manager:WritingJSONRollManager": "json",
@@ -46,10 +92,17 @@ class ArchiveHandler(YagiHandler):
         super().__init__(config, consumer)
         settings = config.section("shoebox", consumer.queue)
         destination = Path(settings.get("destination_folder", "."))
-        template = settings.get(
-            "working_directory", str(destination / ".working-<pid>")
-        )
-        working = Path(template.replace("<pid>", str(os.getpid())))
+        template = settings.get("working_directory", str(destination / ".working"))
+        if "<pid>" in template:
+            working = Path(template.replace("<pid>", str(os.getpid())))
+            siblings = Path(template.replace("<pid>", "*"))
+            sibling_re = re.escape(siblings.name).replace(r"\*", r"\d+")
+        else:
+            base = Path(template)
+            working = base / process_folder_name()
+            host = working.name.rsplit("-", 1)[0]
+            siblings = base / f"{host}-*"
+            sibling_re = re.escape(host) + r"-\d+"
         fmt = settings.get("format") or _FORMATS.get(
             settings.get("roll_manager", ""), "json"
         )
@@ -64,16 +117,19 @@ class ArchiveHandler(YagiHandler):
         ]
         options: dict[str, Any] = {
             "fmt": fmt,
-            "roll_size_mb": float(settings.get("roll_size_mb", 20)),
-            "roll_minutes": float(settings.get("roll_minutes", 60)),
+            "roll_size_mb": shoebox_number(settings, "roll_size_mb", 20),
+            "roll_minutes": shoebox_number(settings, "roll_minutes", 60),
             "callbacks": callbacks,
         }
         if settings.get("filename_template"):
             options["filename_template"] = settings["filename_template"]
-        self.archive = shoebox.Archive(destination, working, **options)
         rejects = Path(settings.get("reject_folder", str(destination / "rejects")))
-        if "<pid>" in template:
-            self._recover_abandoned(template, working, destination, rejects, fmt)
+        if "<pid>" not in template and Path(template).is_dir():
+            self._recover_folder(Path(template), destination, options)
+        self.archive = shoebox.Archive(destination, working, **options)
+        self._recover_abandoned(
+            siblings, sibling_re, working, destination, rejects, options
+        )
         self.rejects = shoebox.Archive(
             rejects,
             working.with_name(working.name + "-rejects"),
@@ -85,38 +141,78 @@ class ArchiveHandler(YagiHandler):
         # a database outage comes back with the same ones (strong references, so
         # their ids cannot be reused by newer objects).
         self._done: dict[int, object] = {}
+        self._failing: set[str] = set()
+        self._reported = 0
 
     @staticmethod
+    def _recover_folder(
+        folder: Path, destination: Path, options: dict[str, Any]
+    ) -> bool:
+        """Finish the files left in ``folder``; False if a live process holds it."""
+        try:
+            shoebox.Archive(
+                destination, folder, **{**options, "roll_minutes": None}
+            ).close()
+        except shoebox.ShoeboxError:
+            return False
+        return True
+
+    @classmethod
     def _recover_abandoned(
-        template: str, ours: Path, destination: Path, rejects: Path, fmt: str
+        cls,
+        pattern: Path,
+        name_re: str,
+        ours: Path,
+        destination: Path,
+        rejects: Path,
+        options: dict[str, Any],
     ) -> None:
         """Finish the files of working folders whose process died.
 
-        Folders are per process (``<pid>``), so a restarted consumer gets a new
-        one; the dead process's folder would keep its unfinished file. Any folder
-        of the template whose lock nobody holds is recovered now; one held by a
-        live process is left alone.
+        Folders are per process, so a restarted consumer gets a new one; the
+        dead process's folder would keep its unfinished file. Any folder of the
+        pattern whose lock nobody holds is recovered now; one held by a live
+        process is left alone.
         """
-        pattern = Path(template.replace("<pid>", "*"))
+        matches = re.compile(name_re + r"(-rejects)?\Z").match
         for folder in sorted(pattern.parent.glob(pattern.name)):
             rejects_folder = folder.name.endswith("-rejects")
-            if not folder.is_dir() or folder in (
-                ours,
-                ours.with_name(ours.name + "-rejects"),
+            if (
+                not folder.is_dir()
+                or matches(folder.name) is None
+                or folder in (ours, ours.with_name(ours.name + "-rejects"))
             ):
                 continue
-            try:
-                shoebox.Archive(
-                    rejects if rejects_folder else destination,
-                    folder,
-                    fmt="json" if rejects_folder else fmt,
-                    roll_minutes=None,
-                ).close()
-            except shoebox.ShoeboxError:
+            if not cls._recover_folder(
+                folder,
+                rejects if rejects_folder else destination,
+                {"fmt": "json"} if rejects_folder else options,
+            ):
                 continue  # in use by a live process
             with contextlib.suppress(OSError):
                 (folder / ".lock").unlink()
                 folder.rmdir()
+
+    def _write(self, archive: shoebox.Archive, records: list[Any]) -> None:
+        """Write and sync ``records``; an OSError becomes ArchiveUnavailable."""
+        key = str(archive.working)
+        try:
+            archive.write(records)
+            archive.flush()
+        except OSError as exc:
+            code = errno.errorcode.get(exc.errno or 0, "OSError")
+            message = (
+                f"cannot write the archive in {archive.working} "
+                f"({code}: {exc.strerror or exc}; {_free_space(archive.working)}); "
+                "holding the batch unacked until it can"
+            )
+            if key not in self._failing:
+                self._failing.add(key)
+                LOG.error("%s", message)
+            raise ArchiveUnavailable(message) from exc
+        if key in self._failing:
+            self._failing.discard(key)
+            LOG.info("archive in %s is writable again", archive.working)
 
     def _metadata(self, batch: Batch, item: Item, now: str) -> dict[str, str]:
         metadata = {
@@ -137,9 +233,11 @@ class ArchiveHandler(YagiHandler):
             and self._done.get(id(item.delivery)) is not item.delivery
         ]
         if records:
-            self.archive.write(records)
-            self.archive.flush()
-        self._done = {id(item.delivery): item.delivery for item in batch.items}
+            self._write(self.archive, records)
+        self._done.update((id(item.delivery), item.delivery) for item in batch.items)
+
+    def batch_done(self) -> None:
+        self._done.clear()
 
     def archive_rejects(self, batch: Batch) -> None:
         """Archive the batch's rejected messages with their reasons."""
@@ -153,11 +251,12 @@ class ArchiveHandler(YagiHandler):
             if item.rejected is not None
         ]
         if records:
-            self.rejects.write(records)
-            self.rejects.flush()
+            self._write(self.rejects, records)
 
     def statistics(self) -> dict[str, float]:
-        return {"archived": float(self.archive.stats.records)}
+        total = self.archive.stats.records
+        archived, self._reported = total - self._reported, total
+        return {"archived": float(archived)}
 
     def close(self) -> None:
         self.archive.close()

@@ -11,7 +11,13 @@ others in ``apps`` order; the batch is acked only after every handler returned.
   :class:`~stacktach.exceptions.RecoverableError`: nothing is acked, the batch is
   held and handed over again later (the same items: a handler may remember what
   it already did for them).
-* Any other exception is a bug: the consumer stops and the batch is redelivered.
+* Any other exception is taken as the fault of some notification of the batch
+  (a value the code or the database cannot take): the consumer runs the handler
+  again on halves of the batch until each failing notification is alone, and
+  dead-letters it with the exception as reason (``<handler>: <Type>: <message>``);
+  the others go on. A handler must therefore leave nothing behind when it
+  raises (one transaction per call), and may be called several times per batch.
+* ``batch_done()`` is called once a batch went through the whole chain.
 """
 
 from __future__ import annotations
@@ -84,8 +90,11 @@ class YagiHandler(abc.ABC):
         """Process ``batch.live()``; reject what cannot be processed."""
 
     def statistics(self) -> dict[str, float]:
-        """Counters to include in the consumer's statistics line."""
+        """Counters since the last call, for the consumer's statistics line."""
         return {}
+
+    def batch_done(self) -> None:  # noqa: B027 - optional hook
+        """The batch went through the whole chain (forget what was remembered)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (flush archives, close connections)."""

@@ -4,10 +4,12 @@
 ``winchester.yaml``. Each notification becomes an event with a ``deployment``
 trait (the consumer's region/cell); the events of the batch, their streams and
 the duplicates check are one transaction (see :mod:`winchester.ingest`). A
-notification the distiller rejects is dead-lettered with the reason; a
-duplicate (already stored) is counted and acked. A database outage raises
-:class:`~winchester.storage.engine.DatabaseUnavailable`: the batch is held,
-unacked, and retried.
+notification the trigger manager rejects (``IngestResult.rejected``: the
+distiller's reasons, values the storage refuses) is dead-lettered with the
+reason; a duplicate (already stored) is counted and acked. A database outage
+raises :class:`~winchester.storage.engine.DatabaseUnavailable`: the batch is
+held, unacked, and retried. Any other exception rolls the transaction back and
+the consumer isolates the notification to blame (see :mod:`yagi.worker`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from stacktach.exceptions import ConfigError
-from winchester.clock import make_clock
+from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
-from winchester.config.triggers import load_triggers
-from winchester.ingest import TriggerManager
-from winchester.storage.engine import connect
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.base import Batch, YagiHandler
 
@@ -41,19 +39,8 @@ class WinchesterHandler(YagiHandler):
                 "config_file", "winchester.yaml"
             )
         )
-        settings = WinchesterSettings.load(path)
-        distiller_settings = settings.distiller_settings()
-        if distiller_settings is None:
-            raise ConfigError(
-                "distiller_config is required to ingest", source=str(path)
-            )
-        distiller = distiller_settings.build()
-        triggers_path = settings.locate("trigger_definitions")
-        triggers = load_triggers(triggers_path) if triggers_path is not None else []
-        engine = connect(settings.database.url, echo=settings.database.echo_sql)
-        self.manager = TriggerManager(
-            engine, triggers, make_clock(settings.clock, engine), distiller=distiller
-        )
+        self.config_file = path
+        self.manager = build_trigger_manager(WinchesterSettings.load(path))
         self.counts: Counter[str] = Counter()
 
     def handle(self, batch: Batch) -> None:

@@ -217,13 +217,22 @@ def test_ceilometer_mode_reads_context_and_has_its_defaults() -> None:
     )
     d = Distiller(definitions, ceilometer=True)
     event = d.distill(
-        make(_context_user_name="alice", _context_user_id="u-9", _context_tenant="t-9")
+        make(
+            _context_user_name="alice",
+            _context_user_id="u-9",
+            _context_project_id="p-9",
+            _context_tenant="t-9",
+        )
     )
     assert event is not None
     assert event.traits["who"] == "alice"
     assert event.traits["user_id"] == "u-9"
-    assert event.traits["project_id"] == event.traits["tenant_id"] == "t-9"
+    # Ceilometer's current converter reads the context's project_id, not tenant.
+    assert event.traits["project_id"] == event.traits["tenant_id"] == "p-9"
     assert event.traits["request_id"] == "req-1"
+    only_tenant = d.distill(make(_context_tenant="t-9"))
+    assert only_tenant is not None
+    assert "project_id" not in only_tenant.traits
 
 
 def test_last_matching_definition_wins_and_lookups_are_cached() -> None:
@@ -279,3 +288,57 @@ def test_top_level_keys_win_over_listener_metadata() -> None:
 def test_a_metadata_key_that_is_not_an_object_is_left_alone() -> None:
     event = distiller().distill(make(metadata="just text"))
     assert event is not None and event.message_id == "m-1"
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00"]
+)
+def test_an_event_time_at_the_edge_of_the_calendar_rejects(stamp: str) -> None:
+    distiller = Distiller(build_definitions(DEFINITIONS))
+    with pytest.raises(NotificationRejected, match="outside the calendar"):
+        distiller.distill(make(timestamp=stamp))
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:00:00-05:00", "0001-01-01T01:00:00+05:00"]
+)
+def test_a_trait_time_at_the_edge_of_the_calendar_drops_the_trait(stamp: str) -> None:
+    distiller = Distiller(build_definitions(DEFINITIONS))
+    body = make()
+    body["payload"]["launched_at"] = stamp
+    event = distiller.distill(body)
+    assert event is not None and "launched_at" not in event.traits
+    assert event.traits["instance_id"] == "i-1"
+    assert distiller.stats.trait_error_total == 1
+
+
+def test_json_nested_over_a_thousand_levels_is_rejected_as_too_deep() -> None:
+    distiller = Distiller(build_definitions(DEFINITIONS), catchall=True)
+    text = b'{"event_type":"a.b","timestamp":"2014-05-01","x":' + b"[" * 2000
+    text += b"]" * 2000 + b"}"
+    with pytest.raises(NotificationRejected, match="nested too deep"):
+        distiller.distill_json(text)
+    body = make()
+    del body["message_id"]
+    body["payload"]["extra"] = _nested(1000)
+    with pytest.raises(NotificationRejected, match="nested too deep"):
+        distiller.distill(body)
+    assert distiller.stats.rejected == 2
+
+
+def test_a_deep_object_as_a_text_trait_is_dropped() -> None:
+    definitions = build_definitions(
+        [{"event_type": "*", "traits": {"blob": {"fields": "payload.blob"}}}]
+    )
+    distiller = Distiller(definitions)
+    body = make()
+    body["payload"]["blob"] = _nested(600)
+    event = distiller.distill(body)
+    assert event is not None and "blob" not in event.traits

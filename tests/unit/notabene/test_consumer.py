@@ -323,3 +323,50 @@ def test_invalid_arguments_are_refused(name: str) -> None:
         notabene.BatchConsumer(MEMORY, [spec(name), spec(name)], lambda batch: None)
     with pytest.raises(ValueError):
         notabene.BatchConsumer(MEMORY, [spec(name)], lambda batch: None, max_messages=0)
+
+
+def test_a_hold_is_one_warning_however_many_retries(
+    name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = spec(name)
+    publish(queue, 5)
+    attempts: list[int] = []
+    consumer: notabene.BatchConsumer
+
+    def callback(batch: list[notabene.Delivery]) -> None:
+        attempts.append(len(batch))
+        if len(attempts) < 5:
+            raise RecoverableError("database away")
+        consumer.stop()
+
+    consumer = notabene.BatchConsumer(
+        MEMORY,
+        [queue],
+        callback,
+        max_messages=5,
+        hold_backoff=Backoff(initial=0.01, jitter=0, max_attempts=None),
+    )
+    with caplog.at_level("DEBUG", logger="notabene.consumer"):
+        consumer.run()
+    held = [r for r in caplog.records if "held (" in r.getMessage()]
+    assert [r.levelname for r in held] == ["WARNING", "DEBUG", "DEBUG", "DEBUG"]
+    assert any(
+        "went through after 5 attempts" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_startup_timeout_bounds_the_first_connection() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    consumer = notabene.BatchConsumer(
+        f"amqp://guest:guest@127.0.0.1:{port}//",
+        [spec("nobody")],
+        lambda batch: None,
+        backoff=Backoff(initial=0.05, jitter=0, max_attempts=None),
+        startup_timeout=0.3,
+    )
+    with pytest.raises(notabene.BrokerUnavailable):
+        consumer.run()

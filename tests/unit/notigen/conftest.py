@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,26 +11,17 @@ import pytest
 from notigen import Engine, SimConfig
 from notigen.clock import DAY
 from notigen.operations import Emitted
-
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.conftest import CORPUS, require
 
 #: The simulation most tests look at: three days, a fleet that starts at 30.
 THREE_DAYS = SimConfig(seed=11, duration=3 * DAY, instances=30, ops_per_hour=90)
 
 
-def _require_corpus() -> Path:
-    if not CORPUS.is_dir():
-        if IN_CI:
-            pytest.fail(f"shared corpus not found at {CORPUS} (CI=true: required)")
-        pytest.skip(f"shared corpus not found at {CORPUS}")
-    return CORPUS
-
-
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    """The shared corpus directory."""
-    return _require_corpus()
+    """The shared corpus directory (skips, or fails under CI, when missing)."""
+    require(CORPUS.is_dir(), f"shared corpus not found at {CORPUS}")
+    return CORPUS
 
 
 @pytest.fixture(scope="session")

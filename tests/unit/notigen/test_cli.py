@@ -127,7 +127,6 @@ def test_shapes_and_fault_log(runner: CliRunner, tmp_path: Path) -> None:
 
 
 def test_publishes_through_notabene(runner: CliRunner) -> None:
-    pytest.importorskip("notabene")
     result = runner.invoke(
         main,
         [

@@ -133,7 +133,6 @@ def test_broker_failures_become_sink_errors_without_the_password() -> None:
 def test_real_publisher_errors_name_the_url_without_password() -> None:
     import pytest
 
-    pytest.importorskip("notabene")
     from notigen.sinks import SinkError
 
     with pytest.raises(SinkError) as caught:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -203,3 +205,85 @@ def test_a_file_that_cannot_be_finished_is_retried_at_the_next_roll(
         b'{"n": 1}',
         b'{"n": 2}',
     ]
+
+
+def test_a_failed_write_is_undone_so_the_batch_can_be_written_again(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from shoebox import archive as archive_module
+
+    real = archive_module._write_all
+
+    def half_then_enospc(handle: Any, data: bytes) -> None:
+        real(handle, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    first = [(b'{"n": %d}' % i, {}) for i in range(3)]
+    second = [(b'{"n": %d}' % i, {}) for i in range(3, 6)]
+    with shoebox.Archive(*folders, roll_minutes=None) as archive:
+        archive.write(first)
+        archive.flush()
+        monkeypatch.setattr(archive_module, "_write_all", half_then_enospc)
+        with pytest.raises(OSError, match="No space"):
+            archive.write(second)
+        assert archive.stats.records == 3
+        monkeypatch.setattr(archive_module, "_write_all", real)
+        archive.write(second)  # the held batch, again
+        archive.flush()
+    [path] = finished(folders[0])
+    assert [r.body for r in shoebox.read(path)] == [b for b, _ in first + second]
+
+
+def test_a_failed_sync_cuts_back_to_the_last_synced_record(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from shoebox import archive as archive_module
+
+    first = [(b'{"n": 1}', {})]
+    second = [(b'{"n": 2}', {})]
+    with shoebox.Archive(*folders, roll_minutes=None) as archive:
+        archive.write(first)
+        archive.flush()
+        archive.write(second)
+        real_fsync = os.fsync
+        monkeypatch.setattr(
+            archive_module.os,
+            "fsync",
+            lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")),
+        )
+        with pytest.raises(OSError, match="I/O error"):
+            archive.flush()
+        monkeypatch.setattr(archive_module.os, "fsync", real_fsync)
+        archive.write(second)
+        archive.flush()
+    [path] = finished(folders[0])
+    assert [r.body for r in shoebox.read(path)] == [b'{"n": 1}', b'{"n": 2}']
+
+
+def test_a_finish_that_fails_gives_its_space_back_and_keeps_the_working_file(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from shoebox import finish as finish_module
+
+    real = finish_module._copy
+
+    def copy_then_enospc(*args: Any) -> None:
+        real(*args)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with shoebox.Archive(*folders, roll_minutes=None) as archive:
+        archive.write([(b'{"n": 1}', {})])
+        monkeypatch.setattr(finish_module, "_copy", copy_then_enospc)
+        assert archive.roll() is None
+        assert finished(folders[0]) == []
+        assert not any(folders[0].glob(".*.partial"))
+        assert archive.stats.finish_errors == 1
+        monkeypatch.setattr(finish_module, "_copy", real)
+    [path] = finished(folders[0])  # finished at the next roll (on close)
+    assert [r.body for r in shoebox.read(path)] == [b'{"n": 1}']

@@ -123,3 +123,37 @@ def test_missing_target_is_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["ls", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
+
+
+@pytest.fixture
+def redelivered(folders: tuple[Path, Path]) -> Path:
+    """Two files; the second repeats two notifications of the first (a redelivery)."""
+    bodies = [notification(i, STAMPS[0]).encode() for i in range(4)]
+    with shoebox.Archive(*folders, roll_minutes=None) as archive:
+        archive.write([(body, {}) for body in bodies[:3]])
+        archive.roll()
+        archive.write([(body, {}) for body in bodies[1:]])
+        archive.write([(b"not json", {"message_id": "amqp-1"})] * 2)
+        archive.write([(b"no id at all", {})] * 2)
+    return folders[0]
+
+
+def test_verify_reports_duplicate_message_ids(redelivered: Path) -> None:
+    result = CliRunner().invoke(main, ["verify", str(redelivered)])
+    assert result.exit_code == 0, result.output  # duplicates are not corruption
+    [dup] = [line for line in result.output.splitlines() if line.startswith("DUP")]
+    assert "3 message ids appear more than once (3 extra records" in dup
+    assert "m-1 (2 times: " in dup and "m-2 (2 times: " in dup
+    assert result.output.splitlines()[-1].endswith("3 duplicates")
+
+
+def test_cat_unique_skips_records_seen_already(redelivered: Path) -> None:
+    plain = CliRunner().invoke(main, ["cat", str(redelivered)])
+    unique = CliRunner().invoke(main, ["cat", "--unique", str(redelivered)])
+    assert unique.exit_code == 0, unique.output
+    assert len(plain.output.splitlines()) == 10
+    lines = unique.output.splitlines()
+    ids = [json.loads(line)["message_id"] for line in lines if "m-" in line]
+    assert ids == ["m-0", "m-1", "m-2", "m-3"]
+    assert lines.count('{"body":"not json"}') == 1
+    assert lines.count('{"body":"no id at all"}') == 2  # no id: never skipped

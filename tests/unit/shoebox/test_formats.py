@@ -177,3 +177,16 @@ def test_gzip_damage_is_reported(tmp_path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(shoebox.CorruptArchive, match="gzip"):
         list(shoebox.read(path))
+
+
+def test_json_nested_too_deep_for_python_is_archived_as_received(
+    tmp_path: Path,
+) -> None:
+    body = b'{"event_type":"a.b","x":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    with shoebox.Archive(tmp_path / "out", tmp_path / "work", fmt="json") as archive:
+        archive.write([(body, {"queue": "q"})])
+    (path,) = sorted((tmp_path / "out").glob("*.json.gz"))
+    assert [r.body for r in shoebox.read(path)] == [body]
+    from shoebox.summary import examine
+
+    assert examine(path).ok

@@ -73,3 +73,18 @@ def test_format_is_utc_iso_with_microseconds() -> None:
 def test_format_round_trips() -> None:
     value = datetime(2014, 5, 1, 0, 44, 59, 805827, UTC)
     assert parse_timestamp(format_timestamp(value)) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:00:00-05:00",
+        "0001-01-01T01:00:00+05:00",
+        "99991231T230000-0500",
+    ],
+)
+def test_an_offset_past_the_edge_of_the_calendar_is_a_timestamp_error(
+    value: str,
+) -> None:
+    with pytest.raises(TimestampError, match="outside the calendar"):
+        parse_timestamp(value)

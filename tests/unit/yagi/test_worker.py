@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 
 import notabene
 import shoebox
+from tests.support.waiting import wait_for
 from winchester.storage import schema
 from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
@@ -60,6 +62,14 @@ def world(tmp_path: Path, corpus_config: Path) -> dict[str, Any]:
 
 def run(world: dict[str, Any], bodies: list[bytes]) -> YagiWorker:
     worker = YagiWorker(yagi_config.load([world["conf"]]))
+    handled: list[int] = []
+    on_batch = worker.consumer.callback
+
+    def counting(batch: Any) -> None:
+        on_batch(batch)
+        handled.append(len(batch))
+
+    worker.consumer.callback = counting
     thread = threading.Thread(target=worker.run)
     thread.start()
     spec = notabene.QueueSpec(
@@ -69,7 +79,7 @@ def run(world: dict[str, Any], bodies: list[bytes]) -> YagiWorker:
         "memory://", exchange=world["queue"], queues=[spec]
     ) as publisher:
         publisher.publish_batch(bodies, routing_key=world["queue"])
-    time.sleep(1.0)
+    wait_for(lambda: sum(handled) >= len(bodies), 30, "every message handled")
     worker.stop()
     thread.join(10)
     return worker
@@ -119,3 +129,124 @@ def test_archive_first_then_events_with_deployment_discards_and_envelopes(
     ]
     assert [r.body for r in rejects] == [b"{broken"]
     assert rejects[0].metadata["reason"].startswith("not JSON")
+
+
+def test_max_messages_is_honoured_per_queue_and_statistics_say_what_is_totals(
+    world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.support.yagi_handlers import Recorder
+
+    conf = world["conf"]
+    conf.write_text(
+        conf.read_text().replace(
+            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
+            "apps = winchester, shoebox, tests.support.yagi_handlers:Recorder\n"
+            "max_messages = 2\n",
+        )
+    )
+    Recorder.sizes.clear()
+    bodies = [json.dumps(notification(n)).encode() for n in range(1, 8)]
+    with caplog.at_level(logging.INFO, logger="yagi.worker"):
+        run(world, bodies)
+    assert sum(Recorder.sizes) == 7 and max(Recorder.sizes) <= 2
+    assert set(stored(world)) == {f"m-{n}" for n in range(1, 8)}
+    [line] = [r.getMessage() for r in caplog.records if "since start" in r.getMessage()]
+    period, _, totals = line.partition("; since start: ")
+    assert "last " in period and "7 messages" in period and "7 saved" in period
+    assert "7 messages" in totals and "7 archived" in totals
+
+
+def test_an_exception_of_one_notification_dead_letters_only_it(
+    world: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    conf = world["conf"]
+    conf.write_text(
+        conf.read_text().replace(
+            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
+            "apps = tests.support.yagi_handlers:Fussy, winchester, shoebox\n",
+        )
+    )
+    bad = notification(4)
+    bad["payload"]["explode"] = "boom"
+    bodies = [json.dumps(notification(n)).encode() for n in (1, 2, 3, 5, 6)]
+    bodies.insert(3, json.dumps(bad).encode())
+    with caplog.at_level(logging.INFO, logger="yagi.worker"):
+        run(world, bodies)
+    assert set(stored(world)) == {"m-1", "m-2", "m-3", "m-5", "m-6"}
+    rejects = [
+        record
+        for path in sorted((world["tmp"] / "archive" / "rejects").glob("*.gz"))
+        for record in shoebox.read(path)
+    ]
+    assert [r.metadata["reason"] for r in rejects] == [
+        "fussy: ValueError: cannot take explode='boom'"
+    ]
+    assert any(
+        "message m-4 dead-lettered: fussy:" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_working_folders_per_process_and_recovery_of_older_layouts(
+    world: dict[str, Any],
+) -> None:
+    """A folder of a dead process of this host, and files an older version left
+    directly in working_directory, are finished at start; live ones are not."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    tmp = world["tmp"]
+    base = tmp / "work"
+    conf = world["conf"]
+    conf.write_text(conf.read_text().replace(f"{tmp / 'work-<pid>'}", str(base)))
+    host = socket.gethostname()
+    dead = base / f"{host}-999999999"
+    other_host = base / "elsewhere-12"
+    for folder, body in (
+        (dead, b'{"n": 1}'),
+        (base, b'{"n": 2}'),
+        (other_host, b'{"n": 3}'),
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "20240101T000000-1-abcd.json").write_bytes(
+            b'{"metadata":{},"notification":' + body + b"}\n"
+        )
+    # a live process of this host holds its folder
+    live = base / f"{host}-1"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, pathlib; from shoebox.recovery import "
+            "lock_working_folder; p = pathlib.Path(sys.argv[1]); "
+            "p.mkdir(parents=True); lock_working_folder(p); print('locked', "
+            "flush=True); time.sleep(60)",
+            str(live),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        (live / "20240101T000000-1-beef.json").write_bytes(
+            b'{"metadata":{},"notification":{"n": 4}}\n'
+        )
+        worker = YagiWorker(yagi_config.load([conf]))
+        ours = base / f"{host}-{os.getpid()}"
+        assert ours.is_dir() and (base / f"{ours.name}-rejects").is_dir()
+        recovered = sorted(
+            record.body
+            for path in (tmp / "archive").glob("*.gz")
+            for record in shoebox.read(path)
+        )
+        assert recovered == [b'{"n": 1}', b'{"n": 2}']
+        assert not dead.exists()
+        assert (live / "20240101T000000-1-beef.json").exists()  # alive: left alone
+        assert any(other_host.iterdir())  # another host's: its own business
+        for chain in worker.chains.values():
+            for handler in chain.handlers:
+                handler.close()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from winchester.storage.engine import connect
+from winchester.storage.engine import Timeouts, connect
 from winchester.storage.schema import metadata
 
 config = context.config
@@ -28,7 +28,9 @@ def run_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = connect(config.get_main_option("sqlalchemy.url") or "")
+    # DDL on a large table may take long: bound only the connecting.
+    unbounded = Timeouts(read=0, write=0, statement=0, lock=0)
+    engine = connect(config.get_main_option("sqlalchemy.url") or "", timeouts=unbounded)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=metadata)
         with context.begin_transaction():

@@ -161,6 +161,13 @@ def test_logging_config_is_checked_when_found(write: Write) -> None:
         "logging.config.fileConfig file (no [handlers], [formatters] section)"
     ]
     write("l.conf", "[loggers]\n[handlers]\n[formatters]\n")
+    (error,) = check_config(config).errors  # fileConfig needs keys and root
+    assert "[loggers] keys must include root" in str(error)
+    write(
+        "l.conf",
+        "[loggers]\nkeys=root\n[handlers]\nkeys=\n[formatters]\nkeys=\n"
+        "[logger_root]\nlevel=INFO\nhandlers=\n",
+    )
     assert check_config(config).ok
 
 

@@ -1,7 +1,13 @@
-"""``shoebox replay``: back into a broker, or straight into winchester."""
+"""``yagi-replay``: back into a broker, or straight into winchester.
+
+Also: shoebox stays a library of archives (it loads neither notabene nor
+winchester), and ``shoebox replay`` points to ``yagi-replay``.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,8 +19,9 @@ from click.testing import CliRunner
 import notabene
 import shoebox
 from distiller import Distiller
-from shoebox.cli import main
+from shoebox.cli import main as shoebox_main
 from stacktach import jsonutil
+from tests.unit.shoebox.conftest import BODIES
 from winchester.clock import EventClock
 from winchester.config.triggers import load_triggers
 from winchester.ingest import TriggerManager
@@ -22,8 +29,13 @@ from winchester.storage import schema
 from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
 from winchester.timex import register_json
+from yagi.replay import main
 
-from .conftest import BODIES
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """(destination, working) folders, not created yet."""
+    return tmp_path / "archive", tmp_path / "work" / "p1"
 
 
 def archived(folders: tuple[Path, Path], bodies: list[bytes], per_file: int) -> Path:
@@ -44,7 +56,6 @@ def test_replay_to_a_broker(folders: tuple[Path, Path]) -> None:
     result = CliRunner().invoke(
         main,
         [
-            "replay",
             str(folder),
             "--to",
             "memory://",
@@ -70,7 +81,7 @@ def test_replay_to_a_broker(folders: tuple[Path, Path]) -> None:
 
 def test_replay_needs_exactly_one_target(folders: tuple[Path, Path]) -> None:
     folder = archived(folders, BODIES[:1], 1)
-    result = CliRunner().invoke(main, ["replay", str(folder)])
+    result = CliRunner().invoke(main, [str(folder)])
     assert result.exit_code == 2
     assert "exactly one of --to URL and --winchester FILE" in result.output
 
@@ -140,7 +151,7 @@ def test_replay_into_winchester_matches_direct_ingest(
         f"trigger_definitions: {triggers}\n"
     )
     result = CliRunner().invoke(
-        main, ["replay", str(folder), "--winchester", str(settings), "--batch", "50"]
+        main, [str(folder), "--winchester", str(settings), "--batch", "50"]
     )
     assert result.exit_code == 0, result.output
     assert f"records: {len(lines)}" in result.output
@@ -157,7 +168,7 @@ def test_replay_into_winchester_matches_direct_ingest(
 
     # Replaying again stores nothing twice.
     again = CliRunner().invoke(
-        main, ["replay", str(folder), "--winchester", str(settings), "--quiet"]
+        main, [str(folder), "--winchester", str(settings), "--quiet"]
     )
     assert again.exit_code == 0, again.output
     assert f"duplicates: {len(direct_messages)}" in again.output
@@ -172,11 +183,42 @@ def test_replay_reports_a_bad_winchester_file(
     folder = archived(folders, BODIES[:1], 1)
     settings = tmp_path / "winchester.yaml"
     settings.write_text("database:\n  url: sqlite://\n")
-    result = CliRunner().invoke(
-        main, ["replay", str(folder), "--winchester", str(settings)]
-    )
+    result = CliRunner().invoke(main, [str(folder), "--winchester", str(settings)])
     assert result.exit_code == 1
-    assert "replay needs distiller_config" in result.output
+    assert "distiller_config: required to replay" in result.output
+
+
+def test_shoebox_replay_says_to_use_yagi_replay(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        shoebox_main, ["replay", str(tmp_path), "--to", "memory://"]
+    )
+    assert result.exit_code == 2
+    [line] = result.output.splitlines()
+    assert "use yagi-replay ARCHIVE..." in line
+
+
+def test_shoebox_loads_neither_notabene_nor_winchester() -> None:
+    import pkgutil
+
+    import shoebox as package
+
+    modules = ["shoebox.cli"] + [
+        info.name
+        for info in pkgutil.walk_packages(package.__path__, "shoebox.")
+        if info.name != "shoebox.__main__"
+    ]
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('notabene', 'winchester', 'distiller', 'yagi', 'kombu', 'sqlalchemy'))\n"
+        "print(','.join(bad))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "", done.stdout
+    assert "shoebox.formats.json_format" in modules and "shoebox.cli" in modules
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
