@@ -31,7 +31,9 @@ while its streams were open) goes to error with the reason, nothing runs, and
 one WARNING per trigger says so (with the count; later streams of it are only
 counted); ``pipeline-worker --reset-errors`` brings them back once the trigger
 is defined again. A stream whose pipeline is unknown goes to error likewise.
-A failing ``commit`` is an error of the stream (retried, then ``error``), never
+A new event a handler emits without what an event needs (``event_type``,
+``message_id``, ``timestamp``) fails the run before any ``commit``. A failing
+``commit`` is an error of the stream (retried, then ``error``), never
 swallowed. Side effects happen before the stream is marked done, so a worker
 that dies in between leaves the stream to be run again: that is why ``commit``
 must be idempotent.
@@ -116,7 +118,7 @@ class TrimSettings:
 class _Group:
     """Streams whose pipeline is done, waiting for their finishing transaction."""
 
-    done: list[tuple[Claimed, list[dict[str, Any]]]] = field(default_factory=list)
+    done: list[tuple[Claimed, list[Event]]] = field(default_factory=list)
     failed: list[tuple[Claimed, _Failure]] = field(default_factory=list)
     since: float | None = None
 
@@ -385,7 +387,7 @@ class PipelineWorker:
 
     def _run_stream(
         self, stream: Claimed, events: list[dict[str, Any]], renewer: LeaseRenewer
-    ) -> list[dict[str, Any]] | _Failure | _Lost:
+    ) -> list[Event] | _Failure | _Lost:
         """Run one stream's pipeline: its new events, or why it failed."""
         trigger = self.triggers[stream.trigger_name]
         pipeline_name = (
@@ -412,6 +414,12 @@ class PipelineWorker:
         try:
             for handler in handlers:
                 current = handler.handle_events(current, env)
+            # Emitted events are checked before any side effect happens.
+            emitted = [
+                _to_event(event)
+                for event in current
+                if event.get("message_id") not in known
+            ]
         except Exception as exc:
             LOG.warning(
                 "stream %d (%s): pipeline %s failed: %s",
@@ -445,7 +453,7 @@ class PipelineWorker:
                 )
                 kind = type(handler).__name__
                 return _Failure(f"commit of {kind} failed: {type(exc).__name__}: {exc}")
-        return [event for event in current if event.get("message_id") not in known]
+        return emitted
 
     @staticmethod
     def _rollback(stream: Claimed, handlers: list[PipelineHandler]) -> None:
@@ -459,17 +467,13 @@ class PipelineWorker:
                     type(handler).__name__,
                 )
 
-    def _finish(self, done: list[tuple[Claimed, list[dict[str, Any]]]]) -> None:
+    def _finish(self, done: list[tuple[Claimed, list[Event]]]) -> None:
         by_id = {stream.id: stream for stream, _ in done}
         emitted = {stream.id: new for stream, new in done}
         wanted = list(by_id)
         while True:
             new_events = [e for stream_id in wanted for e in emitted[stream_id]]
-            prepared = (
-                self.manager.prepare([_to_event(e) for e in new_events])
-                if new_events
-                else None
-            )
+            prepared = self.manager.prepare(new_events) if new_events else None
             try:
                 held, stored = run_transaction(
                     self.engine,
@@ -481,6 +485,13 @@ class PipelineWorker:
                 wanted = regroup.held
         if stored is not None:
             self.manager.record(stored)  # committed: the manager's totals, clock
+            for index, reason in stored.rejected:
+                LOG.warning(
+                    "%s: an event a pipeline emitted was not stored (%s): %s",
+                    self.name,
+                    new_events[index].message_id,
+                    reason,
+                )
         self._count("new_events", stored.saved if stored is not None else 0)
         self._count("lost_leases", len(by_id) - len(held))
         for stream_id in held:

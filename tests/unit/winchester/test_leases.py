@@ -207,3 +207,25 @@ def test_a_stream_lost_before_completion_stores_none_of_its_events(
     assert emitted == {"audit-m-1"} and '"i-1"' in str(audit["distinguishing_traits"])
     assert world.worker.totals["lost_leases"] == 1
     assert world.worker.totals["fired"] == 1
+
+
+def test_a_malformed_emitted_event_fails_the_stream_before_its_commit(
+    engine: Engine,
+) -> None:
+    world = World(engine, max_attempts=1)
+
+    class Emitter(Recorder):
+        def handle_events(
+            self, events: list[dict[str, Any]], env: dict[str, Any]
+        ) -> list[dict[str, Any]]:
+            super().handle_events(events, env)
+            return [*events, {"event_type": "audit.done", "message_id": "no-time"}]
+
+    handler = Emitter()
+    world.worker.pipelines = {"fire": [handler], "expire": [world.expire]}
+    world.add(1, "compute.instance.exists")
+    world.worker.run_once()
+    [stream] = world.streams()
+    assert stream["state"] == StreamState.ERROR
+    assert "KeyError in handle_events" in stream["last_error"]
+    assert ("commit", None) not in handler.calls
