@@ -40,7 +40,8 @@ must be idempotent.
 
 Statistics: :meth:`PipelineWorker.report` logs one line every
 ``statistics_period`` with the counters of the period ("last N s") and the
-totals since the worker started.
+totals since the worker started; each count is also recorded in the worker's
+Prometheus metrics (:mod:`winchester.metrics`), when served.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from winchester.clock import Clock
 from winchester.handlers.base import PipelineHandler, worst_case_seconds
 from winchester.ingest import IngestResult, Prepared, TriggerManager
 from winchester.lease_renewer import LeaseRenewer
+from winchester.metrics import WorkerMetrics
 from winchester.storage import lifecycle
 from winchester.storage.engine import run_transaction
 from winchester.storage.lifecycle import Backoff, Claimed
@@ -233,6 +235,8 @@ class PipelineWorker:
         )
         self._period_start = time.monotonic()
         self._claimed_until = datetime.min.replace(tzinfo=UTC)
+        #: The Prometheus metrics, when served (``--metrics-port``).
+        self.metrics: WorkerMetrics | None = None
 
     # ------------------------------------------------------------------ loop
 
@@ -306,6 +310,8 @@ class PipelineWorker:
         if n:
             self.stats[key] += n
             self.totals[key] += n
+            if self.metrics is not None:
+                self.metrics.count(key, n)
 
     # ------------------------------------------------------------------ one batch
 
@@ -351,9 +357,15 @@ class PipelineWorker:
                 for stream in known:
                     if renewer.is_lost(stream.id):
                         continue  # another worker runs it now
+                    started = time.monotonic()
                     outcome = self._run_stream(
                         stream, events.pop(stream.id, []), renewer
                     )
+                    if self.metrics is not None:
+                        self.metrics.duration(
+                            "fire" if stream.kind == lifecycle.FIRE else "expire",
+                            time.monotonic() - started,
+                        )
                     if isinstance(outcome, _Lost):
                         self._count("commits_skipped")
                         continue

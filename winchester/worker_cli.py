@@ -18,13 +18,20 @@ import click
 from stacktach.cli import Command, debug_requested, exit_after
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import setup_logging
+from stacktach.metrics import metrics_options, serve
 from winchester.build import build_engine, build_trigger_manager
 from winchester.clock import make_clock
 from winchester.config.handlers import resolve_handler
 from winchester.config.pipelines import load_pipelines
 from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
-from winchester.pipeline import PipelineWorker, TrimSettings, build_pipelines
+from winchester.metrics import WorkerMetrics
+from winchester.pipeline import (
+    STATISTICS,
+    PipelineWorker,
+    TrimSettings,
+    build_pipelines,
+)
 from winchester.reset_errors import reset_errors_command
 from winchester.storage.engine import DatabaseUnavailable
 from winchester.storage.startup import require_schema
@@ -148,6 +155,7 @@ def _daemonize() -> None:
     metavar="NAME",
     help="With --reset-errors: only this trigger's streams (repeatable).",
 )
+@metrics_options
 def main(
     config: str,
     name: str | None,
@@ -157,6 +165,8 @@ def main(
     stop_grace: float,
     reset_errors: bool,
     triggers: tuple[str, ...],
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run the fire and expire pipelines of streams that are ready.
 
@@ -166,7 +176,8 @@ def main(
     after max_attempts failures. SIGTERM/SIGINT: finish the current batch and
     exit 0 (within --stop-grace). Exit status 2 for an invalid configuration or
     a database to migrate, 1 when the database cannot be reached at start-up
-    (or stays unavailable with --once).
+    (or stays unavailable with --once). --metrics-port: serve this worker's
+    Prometheus counters at http://HOST:PORT/metrics.
 
     --reset-errors [--trigger NAME]: once a trigger removed from triggers.yaml
     is defined again (or another cause of errors is fixed), move its errored
@@ -182,6 +193,9 @@ def main(
     require_schema(worker.engine, config, timeout=startup_timeout)
     if daemon:
         _daemonize()
+    if metrics_port is not None:  # after the fork: the server thread is ours
+        worker.metrics = WorkerMetrics(worker_name, STATISTICS)
+        serve(worker.metrics.registry, metrics_host, metrics_port)
     stop = {"requested": False}  # a dict, so the signal handler can set it
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

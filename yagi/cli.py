@@ -25,10 +25,12 @@ from notabene.signals import exit_on_stop_signals, install_stop_handlers
 from stacktach.cli import Command, debug_requested, exit_after
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import reopen_on_hup, setup_logging
+from stacktach.metrics import metrics_options, serve
 from winchester.storage.startup import require_schema
 from yagi import config as yagi_config
 from yagi.check import check as check_config
 from yagi.handlers.winchester import WinchesterHandler
+from yagi.metrics import YagiMetrics
 from yagi.worker import YagiWorker
 
 LOG = logging.getLogger("yagi")
@@ -94,8 +96,14 @@ def _check_databases(worker: YagiWorker, timeout: float) -> None:
     help="Seconds after SIGTERM/SIGINT before the process exits even if the "
     "current batch has not finished (unacked messages are redelivered).",
 )
+@metrics_options
 def main(
-    configs: tuple[str, ...], check: bool, startup_timeout: float, stop_grace: float
+    configs: tuple[str, ...],
+    check: bool,
+    startup_timeout: float,
+    stop_grace: float,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Consume notifications from the broker: archive, distil, store, ack.
 
@@ -104,8 +112,9 @@ def main(
     transaction, then acked: a crash means redelivery, never loss. Messages
     that cannot be processed go to <queue>.failed with the reason. SIGTERM or
     SIGINT: finish the current batch and exit 0 (within --stop-grace); SIGHUP:
-    reopen log files. Exit status 2 for an invalid configuration, 1 when the
-    database or broker cannot be used.
+    reopen log files. --metrics-port: serve this process's Prometheus
+    counters at http://HOST:PORT/metrics. Exit status 2 for an invalid
+    configuration, 1 when the database or broker cannot be used.
     """
     config = yagi_config.load(list(configs))
     if check:
@@ -124,6 +133,10 @@ def main(
         raise ConfigError(exc.reason, source=config.source, key=exc.key) from None
     worker.consumer.startup_timeout = startup_timeout
     _check_databases(worker, startup_timeout)
+    if metrics_port is not None:
+        consumer = worker.consumer
+        worker.metrics = YagiMetrics(lambda: consumer.stats.held)
+        serve(worker.metrics.registry, metrics_host, metrics_port)
 
     def stop() -> None:
         worker.stop()

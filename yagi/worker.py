@@ -28,7 +28,9 @@ reason.
 
 **Statistics.** Every ``update_timer`` seconds one line per queue: the counts
 of the period (``last 300s: ...``, with the rate and the average batch latency)
-then the totals since the process started (``since start: ...``).
+then the totals since the process started (``since start: ...``). The handlers' counters
+are collected after each queue's part of a batch, which is also where the
+Prometheus metrics (:mod:`yagi.metrics`, ``--metrics-port``) are recorded.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from stacktach.exceptions import RecoverableError
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.archive import ArchiveHandler
 from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
+from yagi.metrics import YagiMetrics
 
 __all__ = ["HANDLERS", "YagiWorker"]
 
@@ -211,6 +214,8 @@ class YagiWorker:
         self.totals: dict[str, Counter[str]] = defaultdict(Counter)
         self._latency: dict[str, list[float]] = defaultdict(list)
         self._last_report = time.monotonic()
+        #: The Prometheus metrics, when served (``--metrics-port``).
+        self.metrics: YagiMetrics | None = None
 
     def on_batch(self, deliveries: Sequence[notabene.Delivery]) -> None:
         """The consumer's callback: run each queue's part of the batch."""
@@ -235,10 +240,11 @@ class YagiWorker:
                 chain.run(batch)
                 if chain.archive is not None:
                     chain.archive.archive_rejects(batch)
-            counts = self.counts[queue]
-            counts["messages"] += len(items)
-            counts["dead_lettered"] += sum(1 for i in items if i.rejected is not None)
-            counts["discarded"] += sum(1 for i in items if i.discarded)
+            batch_counts: Counter[str] = Counter(
+                messages=len(items),
+                dead_lettered=sum(1 for i in items if i.rejected is not None),
+                discarded=sum(1 for i in items if i.discarded),
+            )
             for item in items:
                 if item.rejected is not None:
                     LOG.info(
@@ -247,7 +253,13 @@ class YagiWorker:
                         _message_id(item),
                         item.rejected,
                     )
-            self._latency[queue].append(time.monotonic() - started)
+                    if self.metrics is not None:
+                        self.metrics.dead_lettered(queue, item.rejected)
+            self._collect(queue, batch_counts)
+            latency = time.monotonic() - started
+            self._latency[queue].append(latency)
+            if self.metrics is not None:
+                self.metrics.latency(queue, latency)
         for queue in by_queue:
             self.chains[queue].batch_done()
         self.maybe_report()
@@ -262,11 +274,9 @@ class YagiWorker:
         elapsed = now - self._last_report
         if not force and elapsed < self.config.update_timer:
             return
-        for queue, chain in self.chains.items():
+        for queue in self.chains:
+            self._collect(queue, Counter())
             counts = self.counts[queue]
-            for handler in chain.handlers:
-                for key, value in handler.statistics().items():
-                    counts[key] += int(value)
             totals = self.totals[queue]
             totals.update(counts)
             latencies = self._latency[queue]
@@ -283,6 +293,16 @@ class YagiWorker:
             counts.clear()
             latencies.clear()
         self._last_report = now
+
+    def _collect(self, queue: str, counts: Counter[str]) -> None:
+        """Add ``counts`` and the handlers' counters to the period's (and to the
+        metrics): the one point where the statistics are counted."""
+        for handler in self.chains[queue].handlers:
+            for key, value in handler.statistics().items():
+                counts[key] += int(value)
+        self.counts[queue].update(counts)
+        if self.metrics is not None:
+            self.metrics.record(queue, counts)
 
     def run(self) -> None:
         """Consume until stopped (SIGTERM/SIGINT with the handlers installed)."""

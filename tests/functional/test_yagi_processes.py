@@ -138,9 +138,9 @@ class Setup:
                 bodies.extend(record.body for record in shoebox.read(path))
         return bodies
 
-    def start(self, config: Path) -> subprocess.Popen[str]:
+    def start(self, config: Path, *extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            [sys.executable, "-m", "yagi.cli", "-c", str(config)],
+            [sys.executable, "-m", "yagi.cli", "-c", str(config), *extra],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
