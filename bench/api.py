@@ -4,7 +4,9 @@
 Fills a fresh database with N notigen notifications through the trigger manager
 (the sandbox's event_definitions.yaml and triggers.yaml, the event-time clock,
 as a replay would), runs ``pipeline-worker --once`` (a ``logger`` pipeline,
-completed streams kept) so there are completed streams, then starts
+completed streams kept) so there are completed streams, analyzes the tables
+(PostgreSQL ``VACUUM ANALYZE``, MariaDB ``ANALYZE TABLE``, as autovacuum and
+InnoDB's statistics would after a while), then starts
 ``quince-api`` on a free port and drives it for ``--duration`` seconds with
 ``--clients`` threads, each on its own keep-alive ``http.client`` connection,
 over a mix of five routes with ids drawn from the data (read through the API):
@@ -34,6 +36,7 @@ SQLite ``EXPLAIN QUERY PLAN``). The final line is JSON::
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
 import random
@@ -134,6 +137,21 @@ def fill(url: str, traffic: Path, count: int) -> int:
     print(file=sys.stderr)
     engine.dispose()
     return saved
+
+
+def analyze(url: str) -> None:
+    """Statistics (and PostgreSQL's visibility map) as autovacuum would keep them."""
+    engine = connect(url)
+    backend = engine.dialect.name
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if backend == "postgresql":
+            conn.exec_driver_sql("VACUUM ANALYZE")
+        elif backend == "mysql":
+            tables = sa.inspect(engine).get_table_names()
+            conn.exec_driver_sql("ANALYZE TABLE " + ", ".join(tables)).all()
+        else:
+            conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
 
 
 def write_config(scratch: Path, url: str) -> Path:
@@ -379,6 +397,9 @@ def explain(config: Path, url: str, path: str) -> str:
     finally:
         sa.event.remove(sa.engine.Engine, "before_cursor_execute", before)
         sa.event.remove(sa.engine.Engine, "after_cursor_execute", after)
+        for obj in gc.get_objects():  # the app's engine: let the database be dropped
+            if isinstance(obj, sa.engine.Engine):
+                obj.dispose()
     backend = sa.make_url(url).get_backend_name()
     prefix = {
         "postgresql": "EXPLAIN ANALYZE ",
@@ -447,6 +468,7 @@ def main() -> None:
                     file=sys.stderr,
                 )
                 fire(config)
+                analyze(url)
             port = free_port()
             api = start_api(config, port, args.workers, scratch / "quince-api.log")
             try:
