@@ -22,8 +22,9 @@ over a mix of five routes with ids drawn from the data (read through the API):
         [--events 1000000] [--duration 30] [--clients 8] [--workers 2]
 
 A URL without a database name gets a fresh database, dropped afterwards
-(``--keep`` keeps it and prints its URL; ``--reuse URL`` benchmarks a kept one
-without filling). Progress goes to stderr. At the end the SQL of the slowest
+(``--keep`` keeps it and prints its URL; ``--fill-only`` only fills and keeps
+it; ``--reuse URL`` benchmarks a kept one without filling). Progress goes to
+stderr. At the end the SQL of the slowest
 route (and of the count route) is captured in this process by running the same
 request through ``quince.app:create_app`` with a SQLAlchemy cursor listener,
 and its plan printed (PostgreSQL ``EXPLAIN ANALYZE``, MariaDB ``ANALYZE``,
@@ -452,7 +453,7 @@ def main() -> None:
             url, cleanup = args.reuse, (lambda: None)
         else:
             url, cleanup = database(args.db, scratch)
-            if args.keep:
+            if args.keep or args.fill_only:
                 cleanup = lambda: print(f"kept: {url}", file=sys.stderr)  # noqa: E731
         try:
             config = write_config(scratch, url)
@@ -469,6 +470,8 @@ def main() -> None:
                 )
                 fire(config)
                 analyze(url)
+            if args.fill_only:
+                return
             port = free_port()
             api = start_api(config, port, args.workers, scratch / "quince-api.log")
             try:
