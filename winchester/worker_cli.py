@@ -15,6 +15,7 @@ from types import FrameType
 
 import click
 
+from notabene.signals import exit_on_stop_signals
 from stacktach.cli import Command, debug_requested, exit_after
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import setup_logging
@@ -186,6 +187,7 @@ def main(
     if reset_errors or triggers:
         reset_errors_command(config, triggers, flag=reset_errors)
         return
+    exit_on_stop_signals()  # a SIGTERM during start-up: exit 0, nothing claimed yet
     worker_name = name or f"pipeline-worker-{os.uname().nodename}-{os.getpid()}"
     settings = WinchesterSettings.load(config)
     _setup_logging(settings, worker_name, debug_requested())
