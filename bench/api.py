@@ -445,6 +445,9 @@ def main() -> None:
     parser.add_argument(
         "--reuse", metavar="URL", help="a database filled before (--keep)"
     )
+    parser.add_argument(
+        "--fill-only", action="store_true", help="fill, keep the database, say its URL"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch_dir:
