@@ -56,7 +56,9 @@ def parse_api(value: Any, source: str, base_dir: Path) -> ApiSettings:
     if value is None:
         return ApiSettings()
     if not isinstance(value, Mapping):
-        raise ValueError(f"expected a mapping (token, auth_reads, ...), got {kind(value)}")
+        raise ValueError(
+            f"expected a mapping (token, auth_reads, ...), got {kind(value)}"
+        )
     check_keys(value, API_KEYS, source=source, prefix="api.", what="api")
 
     def bad(key: str, message: str) -> Exception:
@@ -73,12 +75,18 @@ def parse_api(value: Any, source: str, base_dir: Path) -> ApiSettings:
         raise bad("bind", f"expected HOST:PORT, got {values['bind']!r}")
     if "auth_reads" in value:
         if not isinstance(value["auth_reads"], bool):
-            raise bad("auth_reads", f"expected true or false, got {kind(value['auth_reads'])}")
+            raise bad(
+                "auth_reads", f"expected true or false, got {kind(value['auth_reads'])}"
+            )
         values["auth_reads"] = value["auth_reads"]
     for key, minimum in (("workers", 1), ("max_limit", 1)):
         if key in value:
             number = value[key]
-            if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, int)
+                or number < minimum
+            ):
                 raise bad(key, f"expected an integer >= {minimum}, got {kind(number)}")
             values[key] = number
     folder = value.get("archive_folder")

@@ -30,10 +30,10 @@ from winchester.storage.engine import Timeouts
 
 __all__ = [
     "DISTILLER_KEYS",
-    "ApiSettings",
     "FILE_KEYS",
     "REQUIRED",
     "SETTINGS",
+    "ApiSettings",
     "Context",
     "DatabaseSettings",
     "Setting",

@@ -49,8 +49,8 @@ from winchester.config.schema import (
 
 __all__ = [
     "FILE_KEYS",
-    "ApiSettings",
     "SETTINGS",
+    "ApiSettings",
     "DatabaseSettings",
     "Setting",
     "WinchesterSettings",

@@ -1,13 +1,32 @@
-"""Read-only lookups for the API (quince) and tools: one event, one stream.
+"""The API's query layer (quince): lookups, filtered pages, counts, summaries.
 
-Each function takes a ``Connection`` (any transaction, or none: they only read)
-and returns a small frozen dataclass with decoded values (aware UTC datetimes,
-typed traits), or None when nothing matches.
+Each function takes a ``Connection`` (any transaction, or none: they only read,
+but :func:`delete_stream`) and returns small frozen dataclasses with decoded
+values (aware UTC datetimes, typed traits), or None when nothing matches.
+
+Rules
+
+* **Pages are keyed on the id.** Lists are newest first (id descending); a
+  :class:`Mark` continues strictly below its id, or strictly above it, ascending.
+  New rows get higher ids, so paging down never repeats nor skips a row while
+  events arrive.
+* **Trait filters are index lookups.** A :class:`TraitFilter` carries the typed
+  values the query string may stand for (:func:`winchester.storage.values.readings`);
+  their hashes are looked up in ``trait_index`` (``stream_dist_trait`` for
+  streams), and each row found is then checked against the real typed value in
+  its JSON, so a hash collision never returns a wrong row (counts trust the
+  64-bit hash: they never read the JSON).
+* **Event type globs** are matched in Python against the (small) ``event_type``
+  table, then the query uses the ids (``event(event_type_id, generated, id)``).
+* No N+1: a page of events is one query (traits are one JSON column); a stream's
+  events are one query.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,17 +34,37 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stacktach import jsonutil
+from stacktach.timeutils import parse_timestamp
 from winchester.states import StreamState
 from winchester.storage import schema
-from winchester.storage.values import decode_traits
+from winchester.storage.values import decode_traits, value_hash
 
 __all__ = [
+    "EventFilter",
+    "EventTypeSummary",
+    "Mark",
+    "MetricsSnapshot",
     "StoredEvent",
     "StoredStream",
+    "StreamFilter",
+    "TraitFilter",
+    "count_events",
+    "count_streams",
+    "delete_stream",
     "event_by_id",
     "event_by_message_id",
+    "event_type_summaries",
+    "event_type_traits",
+    "list_events",
+    "list_streams",
+    "metrics_snapshot",
+    "ping",
     "stream_by_id",
+    "stream_events",
 ]
+
+#: Ids above this are not ids (64-bit signed keys).
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +127,7 @@ def event_by_id(conn: Connection, event_id: int) -> StoredEvent | None:
     )
 
 
-def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
-    """The stream with id ``stream_id``."""
-    stream = schema.stream
-    row = (
-        conn.execute(sa.select(stream).where(stream.c.id == stream_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
+def _stream(row: Any) -> StoredStream:
     return StoredStream(
         id=row["id"],
         trigger_name=row["trigger_name"],
@@ -112,3 +142,401 @@ def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
         last_error=row["last_error"],
         created_at=row["created_at"],
     )
+
+
+def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
+    """The stream with id ``stream_id``."""
+    if not 0 <= stream_id <= MAX_ID:
+        return None
+    stream = schema.stream
+    row = (
+        conn.execute(sa.select(stream).where(stream.c.id == stream_id))
+        .mappings()
+        .first()
+    )
+    return None if row is None else _stream(row)
+
+
+# -- filters and pages ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where a page starts: strictly below ``id`` (descending), or above it
+    (``ascending``)."""
+
+    id: int
+    ascending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TraitFilter:
+    """One ``name:value`` filter: the trait ``name`` equals one of ``values``
+    (typed: the int 512 and the text "512" are different values)."""
+
+    name: str
+    values: tuple[Any, ...]
+
+    def matches(self, traits: dict[str, Any]) -> bool:
+        """True when the typed trait value is one of the filter's values."""
+        if self.name not in traits:
+            return False
+        found = traits[self.name]
+        return any(
+            found.__class__ is value.__class__ and found == value
+            for value in self.values
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """``/v1/events`` filters: ``generated > after``, ``generated <= until``,
+    event type glob, traits (AND)."""
+
+    after: datetime | None = None
+    until: datetime | None = None
+    event_name: str | None = None
+    traits: tuple[TraitFilter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """``/v1/streams`` filters: ``first_event < older_than``,
+    ``last_event > younger_than``, state, trigger, distinguishing traits (AND)."""
+
+    older_than: datetime | None = None
+    younger_than: datetime | None = None
+    state: StreamState | None = None
+    trigger_name: str | None = None
+    traits: tuple[TraitFilter, ...] = field(default=())
+
+
+def _type_ids(conn: Connection, pattern: str) -> list[int]:
+    """Ids of the event types ``pattern`` (an fnmatch glob, case-sensitive) names."""
+    types = schema.event_type
+    if not any(ch in pattern for ch in "*?["):
+        row = conn.execute(sa.select(types.c.id).where(types.c.name == pattern)).first()
+        return [] if row is None else [row[0]]
+    return [
+        id_
+        for id_, name in conn.execute(sa.select(types.c.id, types.c.name))
+        if fnmatch.fnmatchcase(name, pattern)
+    ]
+
+
+def _name_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
+    table = schema.trait_name
+    rows = conn.execute(
+        sa.select(table.c.name, table.c.id).where(table.c.name.in_(sorted(set(names))))
+    )
+    return {name: id_ for name, id_ in rows}
+
+
+def _hashes(trait: TraitFilter) -> list[int]:
+    return sorted({value_hash(value) for value in trait.values})
+
+
+def _event_where(conn: Connection, flt: EventFilter) -> list[Any] | None:
+    """WHERE clauses of an event filter; None when it cannot match anything."""
+    event, index = schema.event, schema.trait_index
+    where: list[Any] = []
+    if flt.after is not None:
+        where.append(event.c.generated > flt.after)
+    if flt.until is not None:
+        where.append(event.c.generated <= flt.until)
+    if flt.event_name is not None:
+        ids = _type_ids(conn, flt.event_name)
+        if not ids:
+            return None
+        where.append(
+            event.c.event_type_id == ids[0]
+            if len(ids) == 1
+            else event.c.event_type_id.in_(ids)
+        )
+    if flt.traits:
+        name_ids = _name_ids(conn, [t.name for t in flt.traits])
+        for trait in flt.traits:
+            if trait.name not in name_ids:
+                return None
+            where.append(
+                event.c.id.in_(
+                    sa.select(index.c.event_id).where(
+                        index.c.name_id == name_ids[trait.name],
+                        index.c.value_hash.in_(_hashes(trait)),
+                    )
+                )
+            )
+    return where
+
+
+def _page(
+    query: sa.Select[Any], id_column: Any, mark: Mark | None, limit: int
+) -> sa.Select[Any]:
+    if mark is not None:
+        query = query.where(
+            id_column > mark.id if mark.ascending else id_column < mark.id
+        )
+    ascending = mark is not None and mark.ascending
+    return query.order_by(id_column.asc() if ascending else id_column.desc()).limit(
+        limit
+    )
+
+
+def _fill(
+    fetch: Any, check: Any, mark: Mark | None, limit: int, id_of: Any
+) -> list[Any]:
+    """Pages of ``fetch(mark, n)`` until ``limit`` rows pass ``check`` (a row
+    failing it is a hash collision: rare, so this is nearly always one query)."""
+    found: list[Any] = []
+    while len(found) < limit:
+        wanted = limit - len(found)
+        rows = fetch(mark, wanted)
+        found.extend(row for row in rows if check(row))
+        if len(rows) < wanted:
+            break
+        mark = Mark(id_of(rows[-1]), mark.ascending if mark else False)
+    return found
+
+
+def list_events(
+    conn: Connection, flt: EventFilter, *, mark: Mark | None = None, limit: int = 200
+) -> list[StoredEvent]:
+    """A page of events matching ``flt``, newest first (ascending after a ``+``
+    mark)."""
+    where = _event_where(conn, flt)
+    if where is None or limit <= 0:
+        return []
+
+    def fetch(at: Mark | None, count: int) -> list[StoredEvent]:
+        query = _page(_event_query().where(*where), schema.event.c.id, at, count)
+        return [e for e in map(_event, conn.execute(query)) if e is not None]
+
+    def check(item: StoredEvent) -> bool:
+        return all(t.matches(item.traits) for t in flt.traits)
+
+    return _fill(fetch, check, mark, limit, lambda e: e.id)
+
+
+def count_events(conn: Connection, flt: EventFilter) -> int:
+    """How many events match ``flt`` (through the indexes, never the JSON)."""
+    where = _event_where(conn, flt)
+    if where is None:
+        return 0
+    query = sa.select(sa.func.count()).select_from(schema.event).where(*where)
+    return int(conn.execute(query).scalar_one())
+
+
+def _stream_where(conn: Connection, flt: StreamFilter) -> list[Any] | None:
+    stream, dist = schema.stream, schema.stream_dist_trait
+    where: list[Any] = []
+    if flt.older_than is not None:
+        where.append(stream.c.first_event < flt.older_than)
+    if flt.younger_than is not None:
+        where.append(stream.c.last_event > flt.younger_than)
+    if flt.state is not None:
+        where.append(stream.c.state == int(flt.state))
+    if flt.trigger_name is not None:
+        where.append(stream.c.trigger_name == flt.trigger_name)
+    if flt.traits:
+        name_ids = _name_ids(conn, [t.name for t in flt.traits])
+        for trait in flt.traits:
+            if trait.name not in name_ids:
+                return None
+            where.append(
+                stream.c.id.in_(
+                    sa.select(dist.c.stream_id).where(
+                        dist.c.name_id == name_ids[trait.name],
+                        dist.c.value_hash.in_(_hashes(trait)),
+                    )
+                )
+            )
+    return where
+
+
+def list_streams(
+    conn: Connection, flt: StreamFilter, *, mark: Mark | None = None, limit: int = 200
+) -> list[StoredStream]:
+    """A page of streams matching ``flt``, newest first (ascending after a ``+``
+    mark)."""
+    where = _stream_where(conn, flt)
+    if where is None or limit <= 0:
+        return []
+    stream = schema.stream
+
+    def fetch(at: Mark | None, count: int) -> list[StoredStream]:
+        query = _page(sa.select(stream).where(*where), stream.c.id, at, count)
+        return [_stream(row) for row in conn.execute(query).mappings()]
+
+    def check(item: StoredStream) -> bool:
+        return all(t.matches(item.distinguishing_traits) for t in flt.traits)
+
+    return _fill(fetch, check, mark, limit, lambda s: s.id)
+
+
+def count_streams(conn: Connection, flt: StreamFilter) -> int:
+    """How many streams match ``flt`` (through the indexes)."""
+    where = _stream_where(conn, flt)
+    if where is None:
+        return 0
+    query = sa.select(sa.func.count()).select_from(schema.stream).where(*where)
+    return int(conn.execute(query).scalar_one())
+
+
+def stream_events(conn: Connection, stream_id: int) -> list[StoredEvent]:
+    """The events of a stream, oldest first (one query)."""
+    link = schema.stream_event
+    query = (
+        _event_query()
+        .join(link, link.c.event_id == schema.event.c.id)
+        .where(link.c.stream_id == stream_id)
+        .order_by(schema.event.c.generated, schema.event.c.id)
+    )
+    return [e for e in map(_event, conn.execute(query)) if e is not None]
+
+
+def delete_stream(conn: Connection, stream_id: int) -> bool:
+    """Purge a stream (its links and distinguishing rows; its events are kept).
+
+    The one write of this module (an operator's DELETE); False when there is no
+    such stream.
+    """
+    if not 0 <= stream_id <= MAX_ID:
+        return False
+    stream = schema.stream
+    conn.execute(
+        schema.stream_event.delete().where(schema.stream_event.c.stream_id == stream_id)
+    )
+    conn.execute(
+        schema.stream_dist_trait.delete().where(
+            schema.stream_dist_trait.c.stream_id == stream_id
+        )
+    )
+    return bool(conn.execute(stream.delete().where(stream.c.id == stream_id)).rowcount)
+
+
+# -- summaries -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventTypeSummary:
+    """One event type: how many events, the first and last ``generated``."""
+
+    name: str
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+
+
+def event_type_summaries(conn: Connection) -> list[EventTypeSummary]:
+    """Every event type with its count and time span, by name (one grouped
+    scan of the ``event(event_type_id, generated, id)`` index)."""
+    event, types = schema.event, schema.event_type
+    grouped = (
+        sa.select(
+            event.c.event_type_id.label("type_id"),
+            sa.func.count().label("n"),
+            sa.func.min(event.c.generated).label("first"),
+            sa.func.max(event.c.generated).label("last"),
+        )
+        .group_by(event.c.event_type_id)
+        .subquery()
+    )
+    query = (
+        sa.select(types.c.name, grouped.c.n, grouped.c.first, grouped.c.last)
+        .join(grouped, grouped.c.type_id == types.c.id)
+        .order_by(types.c.name)
+    )
+    generated = schema.UTCDateTime()
+    dialect = conn.dialect
+    out = []
+    for name, count, first, last in conn.execute(query):
+        out.append(
+            EventTypeSummary(
+                name,
+                int(count),
+                _as_utc(first, generated, dialect),
+                _as_utc(last, generated, dialect),
+            )
+        )
+    return out
+
+
+def _as_utc(value: Any, decorator: Any, dialect: Any) -> datetime | None:
+    """Aggregates lose the column type on some backends (SQLite gives text)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_timestamp(value)
+    result: datetime | None = decorator.process_result_value(value, dialect)
+    return result
+
+
+#: How many recent events of a type ``event_type_traits`` reads.
+TRAIT_SAMPLE = 1000
+
+_TYPE_NAMES = {str: "text", int: "int", float: "float", datetime: "datetime"}
+
+
+def event_type_traits(conn: Connection, name: str) -> list[tuple[str, str]] | None:
+    """The trait names and types (text, int, float, datetime) seen in the latest
+    :data:`TRAIT_SAMPLE` events of type ``name``, by name; None for an unknown
+    type. (Traits are one JSON value per event: no table lists them per type.)"""
+    types, event = schema.event_type, schema.event
+    row = conn.execute(sa.select(types.c.id).where(types.c.name == name)).first()
+    if row is None:
+        return None
+    query = (
+        sa.select(event.c.traits)
+        .where(event.c.event_type_id == row[0])
+        .order_by(event.c.generated.desc(), event.c.id.desc())
+        .limit(TRAIT_SAMPLE)
+    )
+    seen: set[tuple[str, str]] = set()
+    for (traits,) in conn.execute(query):
+        for trait, value in decode_traits(traits).items():
+            seen.add((trait, _TYPE_NAMES.get(value.__class__, "text")))
+    return sorted(seen)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """What ``/metrics`` shows of the database, read in a few cheap queries."""
+
+    events_by_type: dict[str, int]
+    streams_by_state: dict[StreamState, int]
+    oldest_waiting: datetime | None
+
+
+def metrics_snapshot(conn: Connection, now: datetime) -> MetricsSnapshot:
+    """Events by type, streams by state, and the fire time of the oldest stream
+    waiting to fire (``active`` past its ``fire_timestamp``, or ``retry_fire``)."""
+    event, types, stream = schema.event, schema.event_type, schema.stream
+    by_type = {
+        name: int(count)
+        for name, count in conn.execute(
+            sa.select(types.c.name, sa.func.count())
+            .select_from(event)
+            .join(types, types.c.id == event.c.event_type_id)
+            .group_by(types.c.name)
+        )
+    }
+    by_state = {
+        StreamState(state): int(count)
+        for state, count in conn.execute(
+            sa.select(stream.c.state, sa.func.count()).group_by(stream.c.state)
+        )
+    }
+    oldest = conn.execute(
+        sa.select(sa.func.min(stream.c.fire_timestamp)).where(
+            stream.c.state.in_([int(StreamState.ACTIVE), int(StreamState.RETRY_FIRE)]),
+            stream.c.fire_timestamp <= now,
+        )
+    ).scalar_one_or_none()
+    return MetricsSnapshot(
+        by_type, by_state, _as_utc(oldest, schema.UTCDateTime(), conn.dialect)
+    )
+
+
+def ping(conn: Connection) -> None:
+    """Raise unless the database answers a trivial query."""
+    conn.execute(sa.select(sa.literal(1))).scalar_one()
