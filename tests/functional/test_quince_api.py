@@ -58,11 +58,17 @@ def filled(
     ingest(url, config, notigen_day(folder / "day.jsonl", seed=11, count=450))
     # Two streams in error states, as a failed pipeline leaves them.
     with engine.begin() as conn:
-        ids = conn.execute(
-            sa.select(schema.stream.c.id).order_by(schema.stream.c.id).limit(3)
-        ).scalars().all()
+        ids = (
+            conn.execute(
+                sa.select(schema.stream.c.id).order_by(schema.stream.c.id).limit(3)
+            )
+            .scalars()
+            .all()
+        )
         for stream_id, state in zip(
-            ids, (StreamState.ERROR, StreamState.EXPIRE_ERROR, StreamState.COMPLETED)
+            ids,
+            (StreamState.ERROR, StreamState.EXPIRE_ERROR, StreamState.COMPLETED),
+            strict=True,
         ):
             conn.execute(
                 schema.stream.update()
@@ -101,13 +107,13 @@ def test_event_filters_and_counts_agree(api: Api) -> None:
     assert exists and {e["event_type"] for e in exists} == {"compute.instance.exists"}
     glob = all_events(api, event_name="compute.instance.*")
     assert {e["event_type"] for e in glob} == {
-        e["event_type"] for e in events if e["event_type"].startswith("compute.instance.")
+        e["event_type"]
+        for e in events
+        if e["event_type"].startswith("compute.instance.")
     }
     stamps = sorted(e["timestamp"] for e in events)
     lo, hi = stamps[10], stamps[-10]
-    window = all_events(
-        api, from_datetime=lo.isoformat(), to_datetime=hi.isoformat()
-    )
+    window = all_events(api, from_datetime=lo.isoformat(), to_datetime=hi.isoformat())
     assert window and all(lo < e["timestamp"] <= hi for e in window)
     assert len(window) == len([s for s in stamps if lo < s <= hi])
     for params in (
@@ -169,7 +175,9 @@ def test_paging_with_mark_covers_every_event_once(api: Api) -> None:
 def test_streams_filters_counts_and_details(api: Api) -> None:
     streams = api.get("/v1/streams", limit=500)
     assert streams and api.get("/v1/streams/count") == [{"count": len(streams)}]
-    assert [s["id"] for s in streams] == sorted((s["id"] for s in streams), reverse=True)
+    assert [s["id"] for s in streams] == sorted(
+        (s["id"] for s in streams), reverse=True
+    )
     assert {s["_mark"] for s in streams} == {f"{s['id']:x}" for s in streams}
     active = api.get("/v1/streams", state="active", limit=500)
     assert active and all(s["state"] == "active" for s in active)
@@ -183,7 +191,9 @@ def test_streams_filters_counts_and_details(api: Api) -> None:
     assert sample["id"] in {s["id"] for s in mine}
     assert all(s["distinguishing_traits"]["instance_id"] == instance for s in mine)
     first = sample["first_event"]
-    older = api.get("/v1/streams", older_than=(first + timedelta(seconds=1)).isoformat())
+    older = api.get(
+        "/v1/streams", older_than=(first + timedelta(seconds=1)).isoformat()
+    )
     assert sample["id"] in {s["id"] for s in older}
     assert all(s["first_event"] < first + timedelta(seconds=1) for s in older)
     younger = api.get("/v1/streams", younger_than=sample["last_event"].isoformat())
@@ -224,9 +234,10 @@ def test_event_types_traits_triggers(api: Api) -> None:
     count = api.get("/v1/events/count", event_name="compute.instance.exists")[0]
     assert exists["count"] == count["count"]
     assert exists["first_seen"] <= exists["last_seen"]
-    traits = {t["name"]: t["type"] for t in api.get(
-        "/v1/event_types/compute.instance.exists/traits"
-    )}
+    traits = {
+        t["name"]: t["type"]
+        for t in api.get("/v1/event_types/compute.instance.exists/traits")
+    }
     assert traits["memory_mb"] == "int" and traits["memory_f"] == "float"
     assert traits["launched_at"] == "datetime" and traits["instance_id"] == "text"
     api.get("/v1/event_types/no.such/traits", status=404)
@@ -266,7 +277,11 @@ BAD = [
     ("/v1/events", {"traits": "no-colon"}, "traits"),
     ("/v1/events", {"traits": "memory_mb:int:big"}, "traits"),
     ("/v1/events/count", {"traits": ":5"}, "traits"),
-    ("/v1/streams", {"distinguishing_traits": "x:datetime:soon"}, "distinguishing_traits"),
+    (
+        "/v1/streams",
+        {"distinguishing_traits": "x:datetime:soon"},
+        "distinguishing_traits",
+    ),
     ("/v1/streams/count", {"state": "x"}, "state"),
     ("/v1/events", {"event_name": "a\x00b"}, "event_name"),
 ]
@@ -297,9 +312,10 @@ def test_auth_on_writes_and_optionally_reads(
     wrong = {"Authorization": "Bearer nope"}
     assert client.simulate_delete("/v1/streams/1", headers=wrong).status_code == 401
     right = {"Authorization": f"Bearer {TOKEN}"}
-    assert client.simulate_delete(
-        "/v1/streams/999999999", headers=right
-    ).status_code == 404
+    assert (
+        client.simulate_delete("/v1/streams/999999999", headers=right).status_code
+        == 404
+    )
     reads = Api(tmp_path / "r", filled[0], corpus_config, token=TOKEN, auth_reads=True)
     assert reads.client.simulate_get("/v1/events").status_code == 401
     assert reads.client.simulate_get("/healthcheck").status_code == 200

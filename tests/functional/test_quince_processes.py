@@ -87,6 +87,7 @@ def test_bad_config_is_one_line_and_status_2(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
     assert result.returncode == 2
     assert "api.max_limit" in result.stderr and len(result.stderr.splitlines()) == 1
@@ -107,8 +108,9 @@ def test_paging_is_stable_while_another_process_inserts(
     def stored() -> int:
         with engine.connect() as conn:
             return int(
-                conn.execute(sa.select(sa.func.count()).select_from(schema.event))
-                .scalar_one()
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(schema.event)
+                ).scalar_one()
             )
 
     before = stored()
@@ -135,11 +137,15 @@ def test_paging_is_stable_while_another_process_inserts(
     seen = [int(e["_mark"], 16) for page in pages for e in page]
     top = seen[0]
     with engine.connect() as conn:
-        expected = conn.execute(
-            sa.select(schema.event.c.id)
-            .where(schema.event.c.id <= top)
-            .order_by(schema.event.c.id.desc())
-        ).scalars().all()
+        expected = (
+            conn.execute(
+                sa.select(schema.event.c.id)
+                .where(schema.event.c.id <= top)
+                .order_by(schema.event.c.id.desc())
+            )
+            .scalars()
+            .all()
+        )
     assert len(seen) == len(set(seen))  # no duplicate
     assert seen == list(expected)  # no gap
     assert stored() > before

@@ -29,17 +29,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def write_config(folder: Path, corpus_config: Path, url: str, **api: Any) -> Path:
     """winchester.yaml (and its definitions and triggers) in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    definitions = yaml.safe_load(
-        (corpus_config / "event_definitions.yaml").read_text()
-    )
+    definitions = yaml.safe_load((corpus_config / "event_definitions.yaml").read_text())
     for item in definitions:
         traits = item.get("traits") or {}
         if "memory_mb" in traits:
             traits["memory_f"] = {"type": "float", "fields": "payload.memory_mb"}
     (folder / "event_definitions.yaml").write_text(yaml.safe_dump(definitions))
-    (folder / "triggers.yaml").write_text(
-        (corpus_config / "triggers.yaml").read_text()
-    )
+    (folder / "triggers.yaml").write_text((corpus_config / "triggers.yaml").read_text())
     settings: dict[str, Any] = {
         "database": {"url": url},
         "distiller_config": "event_definitions.yaml",
