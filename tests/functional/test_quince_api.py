@@ -22,7 +22,7 @@ from stacktach import jsonutil
 from tests.conftest import make_database
 from tests.support.quince import ingest, notigen_day, write_config
 from winchester.states import StreamState
-from winchester.storage import schema
+from winchester.storage import queries, schema
 from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
 
@@ -356,3 +356,25 @@ def test_openapi_lists_every_route_and_its_parameters_are_accepted(api: Api) -> 
             value = examples[param["name"]]
             result = api.client.simulate_get(url, params={param["name"]: value})
             assert result.status_code == 200, (path, param["name"], result.text)
+
+
+def test_trait_pages_are_the_same_in_small_index_steps(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = all_events(api, event_name="compute.instance.exists")[0]["memory_mb"]
+    params = {"traits": f"memory_mb:{memory}", "event_name": "compute.instance.*"}
+    whole = [e["_mark"] for e in all_events(api, **params)]
+    assert len(whole) > 5
+    monkeypatch.setattr(queries, "TRAIT_CHUNK", 3)
+    seen: list[str] = []
+    mark = None
+    while True:
+        extra = {"mark": mark} if mark else {}
+        page = api.get("/v1/events", limit=4, **params, **extra)
+        if not page:
+            break
+        seen.extend(e["_mark"] for e in page)
+        mark = page[-1]["_mark"]
+    assert seen == whole
+    up = api.get("/v1/events", limit=500, mark="+0", **params)
+    assert [e["_mark"].lstrip("+") for e in up] == list(reversed(whole))

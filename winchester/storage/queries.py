@@ -34,7 +34,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from stacktach import jsonutil
-from stacktach.timeutils import parse_timestamp
 from winchester.states import StreamState
 from winchester.storage import schema
 from winchester.storage.values import decode_traits, value_hash
@@ -236,8 +235,26 @@ def _hashes(trait: TraitFilter) -> list[int]:
     return sorted({value_hash(value) for value in trait.values})
 
 
-def _event_where(conn: Connection, flt: EventFilter) -> list[Any] | None:
-    """WHERE clauses of an event filter; None when it cannot match anything."""
+@dataclass(frozen=True, slots=True)
+class _Driver:
+    """The first trait filter, as a ``trait_index`` range: name id and hashes."""
+
+    name_id: int
+    hashes: list[int]
+
+    def ids(self, mark: Mark | None, limit: int) -> sa.Select[Any]:
+        index = schema.trait_index
+        query = sa.select(index.c.event_id).where(
+            index.c.name_id == self.name_id, index.c.value_hash.in_(self.hashes)
+        )
+        return _page(query, index.c.event_id, mark, limit)
+
+
+def _event_where(
+    conn: Connection, flt: EventFilter
+) -> tuple[list[Any], _Driver | None] | None:
+    """WHERE clauses of an event filter, and the ``trait_index`` range of its
+    first trait filter (the others are clauses); None when nothing can match."""
     event, index = schema.event, schema.trait_index
     where: list[Any] = []
     if flt.after is not None:
@@ -253,11 +270,14 @@ def _event_where(conn: Connection, flt: EventFilter) -> list[Any] | None:
             if len(ids) == 1
             else event.c.event_type_id.in_(ids)
         )
+    driver = None
     if flt.traits:
         name_ids = _name_ids(conn, [t.name for t in flt.traits])
-        for trait in flt.traits:
-            if trait.name not in name_ids:
-                return None
+        if any(t.name not in name_ids for t in flt.traits):
+            return None
+        first, *others = flt.traits
+        driver = _Driver(name_ids[first.name], _hashes(first))
+        for trait in others:
             where.append(
                 event.c.id.in_(
                     sa.select(index.c.event_id).where(
@@ -266,7 +286,7 @@ def _event_where(conn: Connection, flt: EventFilter) -> list[Any] | None:
                     )
                 )
             )
-    return where
+    return where, driver
 
 
 def _page(
@@ -298,31 +318,78 @@ def _fill(
     return found
 
 
+#: Event ids read from ``trait_index`` per step of a trait-filtered page.
+TRAIT_CHUNK = 500
+
+
 def list_events(
     conn: Connection, flt: EventFilter, *, mark: Mark | None = None, limit: int = 200
 ) -> list[StoredEvent]:
     """A page of events matching ``flt``, newest first (ascending after a ``+``
-    mark)."""
-    where = _event_where(conn, flt)
-    if where is None or limit <= 0:
-        return []
+    mark).
 
-    def fetch(at: Mark | None, count: int) -> list[StoredEvent]:
-        query = _page(_event_query().where(*where), schema.event.c.id, at, count)
-        return [e for e in map(_event, conn.execute(query)) if e is not None]
+    With a trait filter, the page is driven from ``trait_index``: ids of the
+    first filter's range in page order, ``TRAIT_CHUNK`` at a time, then their
+    events by primary key with the other filters - two index-driven queries
+    whatever the optimiser's statistics say.
+    """
+    found = _event_where(conn, flt)
+    if found is None or limit <= 0:
+        return []
+    where, driver = found
+    ascending = mark is not None and mark.ascending
+    event = schema.event
 
     def check(item: StoredEvent) -> bool:
         return all(t.matches(item.traits) for t in flt.traits)
 
-    return _fill(fetch, check, mark, limit, lambda e: e.id)
+    if driver is None:
+
+        def fetch(at: Mark | None, count: int) -> list[StoredEvent]:
+            query = _page(_event_query().where(*where), event.c.id, at, count)
+            return [e for e in map(_event, conn.execute(query)) if e is not None]
+
+        return _fill(fetch, check, mark, limit, lambda e: e.id)
+
+    page: list[StoredEvent] = []
+    cursor = mark
+    while len(page) < limit:
+        ids = list(conn.execute(driver.ids(cursor, TRAIT_CHUNK)).scalars())
+        if not ids:
+            break
+        query = _event_query().where(event.c.id.in_(ids), *where)
+        query = query.order_by(event.c.id.asc() if ascending else event.c.id.desc())
+        page.extend(
+            e for e in map(_event, conn.execute(query)) if e is not None and check(e)
+        )
+        if len(ids) < TRAIT_CHUNK:
+            break
+        cursor = Mark(ids[-1], ascending)
+    return page[:limit]
 
 
 def count_events(conn: Connection, flt: EventFilter) -> int:
     """How many events match ``flt`` (through the indexes, never the JSON)."""
-    where = _event_where(conn, flt)
-    if where is None:
+    found = _event_where(conn, flt)
+    if found is None:
         return 0
-    query = sa.select(sa.func.count()).select_from(schema.event).where(*where)
+    where, driver = found
+    if driver is None:
+        query = sa.select(sa.func.count()).select_from(schema.event).where(*where)
+    else:
+        index = schema.trait_index
+        query = (
+            sa.select(sa.func.count())
+            .select_from(index)
+            .where(
+                index.c.name_id == driver.name_id,
+                index.c.value_hash.in_(driver.hashes),
+            )
+        )
+        if where:
+            query = query.join(
+                schema.event, schema.event.c.id == index.c.event_id
+            ).where(*where)
     return int(conn.execute(query).scalar_one())
 
 
@@ -414,129 +481,13 @@ def delete_stream(conn: Connection, stream_id: int) -> bool:
     return bool(conn.execute(stream.delete().where(stream.c.id == stream_id)).rowcount)
 
 
-# -- summaries -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class EventTypeSummary:
-    """One event type: how many events, the first and last ``generated``."""
-
-    name: str
-    count: int
-    first_seen: datetime | None
-    last_seen: datetime | None
-
-
-def event_type_summaries(conn: Connection) -> list[EventTypeSummary]:
-    """Every event type with its count and time span, by name (one grouped
-    scan of the ``event(event_type_id, generated, id)`` index)."""
-    event, types = schema.event, schema.event_type
-    grouped = (
-        sa.select(
-            event.c.event_type_id.label("type_id"),
-            sa.func.count().label("n"),
-            sa.func.min(event.c.generated).label("first"),
-            sa.func.max(event.c.generated).label("last"),
-        )
-        .group_by(event.c.event_type_id)
-        .subquery()
-    )
-    query = (
-        sa.select(types.c.name, grouped.c.n, grouped.c.first, grouped.c.last)
-        .join(grouped, grouped.c.type_id == types.c.id)
-        .order_by(types.c.name)
-    )
-    generated = schema.UTCDateTime()
-    dialect = conn.dialect
-    out = []
-    for name, count, first, last in conn.execute(query):
-        out.append(
-            EventTypeSummary(
-                name,
-                int(count),
-                _as_utc(first, generated, dialect),
-                _as_utc(last, generated, dialect),
-            )
-        )
-    return out
-
-
-def _as_utc(value: Any, decorator: Any, dialect: Any) -> datetime | None:
-    """Aggregates lose the column type on some backends (SQLite gives text)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return parse_timestamp(value)
-    result: datetime | None = decorator.process_result_value(value, dialect)
-    return result
-
-
-#: How many recent events of a type ``event_type_traits`` reads.
-TRAIT_SAMPLE = 1000
-
-_TYPE_NAMES = {str: "text", int: "int", float: "float", datetime: "datetime"}
-
-
-def event_type_traits(conn: Connection, name: str) -> list[tuple[str, str]] | None:
-    """The trait names and types (text, int, float, datetime) seen in the latest
-    :data:`TRAIT_SAMPLE` events of type ``name``, by name; None for an unknown
-    type. (Traits are one JSON value per event: no table lists them per type.)"""
-    types, event = schema.event_type, schema.event
-    row = conn.execute(sa.select(types.c.id).where(types.c.name == name)).first()
-    if row is None:
-        return None
-    query = (
-        sa.select(event.c.traits)
-        .where(event.c.event_type_id == row[0])
-        .order_by(event.c.generated.desc(), event.c.id.desc())
-        .limit(TRAIT_SAMPLE)
-    )
-    seen: set[tuple[str, str]] = set()
-    for (traits,) in conn.execute(query):
-        for trait, value in decode_traits(traits).items():
-            seen.add((trait, _TYPE_NAMES.get(value.__class__, "text")))
-    return sorted(seen)
-
-
-@dataclass(frozen=True, slots=True)
-class MetricsSnapshot:
-    """What ``/metrics`` shows of the database, read in a few cheap queries."""
-
-    events_by_type: dict[str, int]
-    streams_by_state: dict[StreamState, int]
-    oldest_waiting: datetime | None
-
-
-def metrics_snapshot(conn: Connection, now: datetime) -> MetricsSnapshot:
-    """Events by type, streams by state, and the fire time of the oldest stream
-    waiting to fire (``active`` past its ``fire_timestamp``, or ``retry_fire``)."""
-    event, types, stream = schema.event, schema.event_type, schema.stream
-    by_type = {
-        name: int(count)
-        for name, count in conn.execute(
-            sa.select(types.c.name, sa.func.count())
-            .select_from(event)
-            .join(types, types.c.id == event.c.event_type_id)
-            .group_by(types.c.name)
-        )
-    }
-    by_state = {
-        StreamState(state): int(count)
-        for state, count in conn.execute(
-            sa.select(stream.c.state, sa.func.count()).group_by(stream.c.state)
-        )
-    }
-    oldest = conn.execute(
-        sa.select(sa.func.min(stream.c.fire_timestamp)).where(
-            stream.c.state.in_([int(StreamState.ACTIVE), int(StreamState.RETRY_FIRE)]),
-            stream.c.fire_timestamp <= now,
-        )
-    ).scalar_one_or_none()
-    return MetricsSnapshot(
-        by_type, by_state, _as_utc(oldest, schema.UTCDateTime(), conn.dialect)
-    )
-
-
-def ping(conn: Connection) -> None:
-    """Raise unless the database answers a trivial query."""
-    conn.execute(sa.select(sa.literal(1))).scalar_one()
+# The summaries (event types, their traits, metrics, ping) live in
+# :mod:`winchester.storage.summaries`; re-exported so quince imports one module.
+from winchester.storage.summaries import (  # noqa: E402
+    EventTypeSummary,
+    MetricsSnapshot,
+    event_type_summaries,
+    event_type_traits,
+    metrics_snapshot,
+    ping,
+)
