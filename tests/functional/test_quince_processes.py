@@ -27,6 +27,18 @@ from winchester.storage.migrate import upgrade
 
 pytestmark = pytest.mark.slow
 
+TOKEN = "never-logged-token"
+
+
+def total(url: str) -> float:
+    engine = connect(url)
+    with engine.connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(schema.event)
+        ).scalar_one()
+    engine.dispose()
+    return float(count)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -47,7 +59,7 @@ def fetch(url: str) -> tuple[int, Any]:
 def test_quince_api_serves_with_gunicorn(tmp_path: Path, corpus_config: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
     upgrade(connect(url))
-    config = write_config(tmp_path / "cfg", corpus_config, url)
+    config = write_config(tmp_path / "cfg", corpus_config, url, token=TOKEN)
     ingest(url, tmp_path / "cfg", notigen_day(tmp_path / "day.jsonl", 3, count=100))
     port = free_port()
     server = subprocess.Popen(
@@ -73,10 +85,33 @@ def test_quince_api_serves_with_gunicorn(tmp_path: Path, corpus_config: Path) ->
         assert status == 200 and len(events) == 5
         status, error = fetch(f"{base}/v1/events?limit=x")
         assert status == 400 and '"limit"' in error["description"]
+        # Each scrape queries the database: every worker gives the same numbers.
+        scrapes = set()
+        for _ in range(6):
+            with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+                text = response.read().decode()
+            scrapes.add(
+                next(
+                    line
+                    for line in text.splitlines()
+                    if line.startswith("stacktach_events_total_stored ")
+                )
+            )
+        assert scrapes == {f"stacktach_events_total_stored {total(url)}"}
+        request = urllib.request.Request(
+            f"{base}/v1/streams/999999",
+            method="DELETE",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        try:
+            urllib.request.urlopen(request, timeout=5)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0].decode()
     assert "Booting worker" in output, output
+    assert "DELETE /v1/streams/999999" in output and TOKEN not in output
 
 
 def test_bad_config_is_one_line_and_status_2(tmp_path: Path) -> None:
