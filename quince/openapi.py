@@ -24,7 +24,89 @@ TRAIT_SYNTAX = (
 )
 
 _OBJECT: dict[str, Any] = {"type": "object"}
-_LIST: dict[str, Any] = {"type": "array", "items": _OBJECT}
+
+
+def _list(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "items": item}
+
+
+def _obj(required: dict[str, Any], **optional: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": list(required),
+        "properties": {**required, **optional},
+    }
+
+
+_WHEN: dict[str, Any] = _obj(
+    {
+        "__type__": {"type": "string", "enum": ["datetime"]},
+        "datetime": {"type": "string"},
+    }
+)
+_MAYBE_WHEN: dict[str, Any] = {**_WHEN, "nullable": True}
+_EVENT = _obj(
+    {
+        "message_id": {"type": "string"},
+        "event_type": {"type": "string"},
+        "timestamp": _WHEN,
+    },
+    _mark={"type": "string", "pattern": "^[+]?[0-9a-f]+$"},
+)
+_STREAM = _obj(
+    {
+        "id": {"type": "integer"},
+        "name": {"type": "string"},
+        "state": {"type": "string", "enum": [*STATE_NAMES]},
+        "first_event": _WHEN,
+        "last_event": _WHEN,
+        "fire_timestamp": _MAYBE_WHEN,
+        "expire_timestamp": _MAYBE_WHEN,
+        "distinguishing_traits": {"type": "object"},
+        "_mark": {"type": "string", "pattern": "^[+]?[0-9a-f]+$"},
+    },
+    events={"type": "array", "items": _EVENT},
+)
+_EVENT_TYPE = _obj(
+    {
+        "name": {"type": "string"},
+        "count": {"type": "integer", "minimum": 0},
+        "first_seen": _MAYBE_WHEN,
+        "last_seen": _MAYBE_WHEN,
+    }
+)
+_TRAIT = _obj(
+    {"name": {"type": "string"}, "type": {"type": "string", "enum": [*TRAIT_TYPES]}}
+)
+_TRIGGER = _obj(
+    {
+        "name": {"type": "string"},
+        "distinguished_by": {},
+        "expiration": {},
+        "fire_pipeline": {},
+        "expire_pipeline": {},
+        "fire_criteria": {},
+        "match_criteria": {},
+        "counters": {"type": "object", "additionalProperties": {"type": "integer"}},
+    }
+)
+_ARCHIVE = _obj(
+    {
+        "name": {"type": "string"},
+        "path": {"type": "string"},
+        "size": {"type": "integer", "minimum": 0},
+        "first": _MAYBE_WHEN,
+        "last": _MAYBE_WHEN,
+        "records": {"type": "integer", "minimum": 0},
+    }
+)
+_HEALTH = _obj(
+    {
+        "status": {"type": "string", "enum": ["ok", "fail"]},
+        "database": {"type": "string"},
+        "broker": {"type": "string"},
+    }
+)
 _COUNT: dict[str, Any] = {
     "type": "array",
     "items": {
@@ -117,7 +199,7 @@ def describe(max_limit: int) -> dict[str, Any]:
             "get": {
                 "summary": "Streams, newest first.",
                 "parameters": [*STREAM_FILTERS, _MARK, limit],
-                "responses": _responses("200", _LIST, 400, *common),
+                "responses": _responses("200", _list(_STREAM), 400, *common),
             }
         },
         "/v1/streams/count": {
@@ -134,11 +216,17 @@ def describe(max_limit: int) -> dict[str, Any]:
                 "parameters": [
                     _q("details", {"type": "boolean"}, "Include the events.")
                 ],
-                "responses": _responses("200", _LIST, 400, 404, *common),
+                "responses": _responses(
+                    "200",
+                    {**_list(_STREAM), "minItems": 1, "maxItems": 1},
+                    400,
+                    404,
+                    *common,
+                ),
             },
             "put": {
                 "summary": "Reset: error -> retry_fire, expire_error -> retry_expire.",
-                "responses": _responses("200", _LIST, 404, 409, *common),
+                "responses": _responses("200", _list(_STREAM), 404, 409, *common),
             },
             "delete": {
                 "summary": "Purge the stream (its events are kept).",
@@ -149,7 +237,7 @@ def describe(max_limit: int) -> dict[str, Any]:
             "get": {
                 "summary": "Events, newest first.",
                 "parameters": [*EVENT_FILTERS, _MARK, limit],
-                "responses": _responses("200", _LIST, 400, *common),
+                "responses": _responses("200", _list(_EVENT), 400, *common),
             }
         },
         "/v1/events/count": {
@@ -165,13 +253,13 @@ def describe(max_limit: int) -> dict[str, Any]:
             ],
             "get": {
                 "summary": "One event by its message id.",
-                "responses": _responses("200", _OBJECT, 404, *common),
+                "responses": _responses("200", _EVENT, 404, *common),
             },
         },
         "/v1/event_types": {
             "get": {
                 "summary": "Event types: name, count, first and last seen.",
-                "responses": _responses("200", _LIST, *common),
+                "responses": _responses("200", _list(_EVENT_TYPE), *common),
             }
         },
         "/v1/event_types/{name}/traits": {
@@ -180,19 +268,19 @@ def describe(max_limit: int) -> dict[str, Any]:
             ],
             "get": {
                 "summary": "Trait names and types (text|int|float|datetime) seen.",
-                "responses": _responses("200", _LIST, 404, *common),
+                "responses": _responses("200", _list(_TRAIT), 404, *common),
             },
         },
         "/v1/triggers": {
             "get": {
                 "summary": "Trigger definitions with their counters.",
-                "responses": _responses("200", _LIST, *common),
+                "responses": _responses("200", _list(_TRIGGER), *common),
             }
         },
         "/v2/archives": {
             "get": {
                 "summary": "Shoebox archive files: size, records, time span.",
-                "responses": _responses("200", _LIST, 404, 401),
+                "responses": _responses("200", _list(_ARCHIVE), 404, 401),
             }
         },
         "/healthcheck": {
@@ -201,11 +289,11 @@ def describe(max_limit: int) -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "All up.",
-                        "content": {"application/json": {"schema": _OBJECT}},
+                        "content": {"application/json": {"schema": _HEALTH}},
                     },
                     "503": {
                         "description": "Something is down.",
-                        "content": {"application/json": {"schema": _OBJECT}},
+                        "content": {"application/json": {"schema": _HEALTH}},
                     },
                 },
             }
