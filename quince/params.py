@@ -102,8 +102,9 @@ def get_mark(req: falcon.Request) -> Mark | None:
     value = get_text(req, "mark")
     if value is None:
         return None
-    ascending = value.startswith("+")
-    digits = value[1:] if value[:1] in "+-" else value
+    # An unescaped "+" in a query string arrives as a space: take it as "+".
+    ascending = value[:1] in ("+", " ")
+    digits = value[1:] if value[:1] in ("+", "-", " ") else value
     try:
         if not digits or not all(c in "0123456789abcdefABCDEF" for c in digits):
             raise ValueError(digits)

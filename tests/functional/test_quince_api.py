@@ -170,6 +170,9 @@ def test_paging_with_mark_covers_every_event_once(api: Api) -> None:
     assert [e["_mark"] for e in ascending] == [
         "+" + m for m in reversed(everything[-5:])
     ]
+    # "?mark=+0" typed unescaped: the "+" arrives as a space, and still counts.
+    raw = api.client.simulate_get("/v1/events", query_string="mark=+0&limit=5")
+    assert [e["_mark"] for e in raw.json] == [e["_mark"] for e in ascending]
 
 
 def test_streams_filters_counts_and_details(api: Api) -> None:
