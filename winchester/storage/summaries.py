@@ -125,14 +125,16 @@ def metrics_snapshot(conn: Connection, now: datetime) -> MetricsSnapshot:
     """Events by type, streams by state, and the fire time of the oldest stream
     waiting to fire (``active`` past its ``fire_timestamp``, or ``retry_fire``)."""
     event, types, stream = schema.event, schema.event_type, schema.stream
+    # Grouped by id (a scan of the event_type_id index, no join), then named.
+    names = dict(conn.execute(sa.select(types.c.id, types.c.name)).tuples().all())
     by_type = {
-        name: int(count)
-        for name, count in conn.execute(
-            sa.select(types.c.name, sa.func.count())
-            .select_from(event)
-            .join(types, types.c.id == event.c.event_type_id)
-            .group_by(types.c.name)
+        names[type_id]: int(count)
+        for type_id, count in conn.execute(
+            sa.select(event.c.event_type_id, sa.func.count()).group_by(
+                event.c.event_type_id
+            )
         )
+        if type_id in names
     }
     by_state = {
         StreamState(state): int(count)
