@@ -126,7 +126,9 @@ def metrics_snapshot(conn: Connection, now: datetime) -> MetricsSnapshot:
     waiting to fire (``active`` past its ``fire_timestamp``, or ``retry_fire``)."""
     event, types, stream = schema.event, schema.event_type, schema.stream
     # Grouped by id (a scan of the event_type_id index, no join), then named.
-    names = dict(conn.execute(sa.select(types.c.id, types.c.name)).tuples().all())
+    names: dict[int, str] = {
+        id_: name for id_, name in conn.execute(sa.select(types.c.id, types.c.name))
+    }
     by_type = {
         names[type_id]: int(count)
         for type_id, count in conn.execute(
