@@ -2,8 +2,8 @@
 
 Event types: name, count, first and last seen. Traits of a type: the names and
 types (text, int, float, datetime) seen in its latest events. Triggers: the
-definitions of triggers.yaml (validated by winchester's loader, shown as
-written) with their counters from the database.
+definitions of triggers.yaml (validated by winchester's loader when the app is
+built, shown as written) with their counters from the database.
 """
 
 from __future__ import annotations
@@ -85,9 +85,12 @@ class TriggerList:
 
     def __init__(self, ctx: QuinceContext) -> None:
         self.ctx = ctx
+        # Read once, when the app is built: a bad triggers.yaml stops quince-api
+        # at start (ConfigError), as it stops the other daemons.
+        self.definitions = _definitions(ctx)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        definitions = _definitions(self.ctx)
+        definitions = [dict(item) for item in self.definitions]
         values = self.ctx.read(counters.read_trigger_counters)
         for item in definitions:
             item["counters"] = {

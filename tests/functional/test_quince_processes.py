@@ -185,3 +185,22 @@ def test_paging_is_stable_while_another_process_inserts(
     assert seen == list(expected)  # no gap
     assert stored() > before
     engine.dispose()
+
+
+def test_bad_triggers_file_stops_quince_api_at_start(tmp_path: Path) -> None:
+    (tmp_path / "triggers.yaml").write_text("- name: x\n  expiration: nonsense\n")
+    config = tmp_path / "winchester.yaml"
+    config.write_text(
+        f"database: {{url: 'sqlite:///{tmp_path / 'w.db'}'}}\n"
+        "trigger_definitions: triggers.yaml\n"
+    )
+    upgrade(connect(f"sqlite:///{tmp_path / 'w.db'}"))
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("quince-api")), "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "triggers.yaml" in result.stderr and len(result.stderr.splitlines()) == 1
