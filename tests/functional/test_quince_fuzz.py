@@ -65,5 +65,5 @@ def test_no_server_error_and_responses_conform(case: object) -> None:
             status_code_conformance,
             content_type_conformance,
             response_schema_conformance,
-        ]
+        ],
     )
