@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from stacktach import jsonutil
 from winchester.states import StreamState
 from winchester.storage import schema
+from winchester.storage.retention import purge_streams
 from winchester.storage.values import decode_traits, value_hash
 
 __all__ = [
@@ -462,23 +463,15 @@ def stream_events(conn: Connection, stream_id: int) -> list[StoredEvent]:
 
 
 def delete_stream(conn: Connection, stream_id: int) -> bool:
-    """Purge a stream (its links and distinguishing rows; its events are kept).
+    """Purge a stream (its links and distinguishing rows; its events are kept),
+    with :func:`winchester.storage.retention.purge_streams`.
 
     The one write of this module (an operator's DELETE); False when there is no
     such stream.
     """
     if not 0 <= stream_id <= MAX_ID:
         return False
-    stream = schema.stream
-    conn.execute(
-        schema.stream_event.delete().where(schema.stream_event.c.stream_id == stream_id)
-    )
-    conn.execute(
-        schema.stream_dist_trait.delete().where(
-            schema.stream_dist_trait.c.stream_id == stream_id
-        )
-    )
-    return bool(conn.execute(stream.delete().where(stream.c.id == stream_id)).rowcount)
+    return purge_streams(conn, [stream_id]) > 0
 
 
 # The summaries (event types, their traits, metrics, ping) live in
