@@ -268,7 +268,9 @@ class Mix:
         _, exists = get(
             conn, "/v1/events?event_name=compute.instance.exists&limit=1000"
         )
-        _, others = get(conn, "/v1/events?limit=1000")
+        _, others = get(
+            conn, "/v1/events?event_name=compute.instance.update&limit=1000"
+        )
         _, streams = get(
             conn, f"/v1/streams?state=completed&trigger_name={TRIGGER}&limit=1000"
         )
@@ -374,6 +376,7 @@ def ms(seconds: float) -> float:
 def explain(config: Path, url: str, path: str) -> str:
     """The plans of the statements ``path`` runs (slowest first), in this process."""
     import falcon.testing
+
     from quince.app import create_app
 
     captured: list[tuple[float, str, Any]] = []
