@@ -1,0 +1,440 @@
+"""A small client of the quince REST API: one method per endpoint.
+
+::
+
+    from klugman import Client, NotFound
+    api = Client("http://127.0.0.1:8000", token=None, timeout=30)
+    for stream in api.iter_streams(state="error", trigger_name="usage"):
+        api.reset_stream(stream["id"])
+
+Rules:
+
+* Parameter names and separators are the server's (``API_CONTRACT.md``):
+  ``trigger_name``, ``distinguishing_traits`` and ``traits`` as ``name:value;...``
+  (several filters are ANDed; ``name:type:value`` forces a type), ``older_than`` /
+  ``younger_than`` for streams, ``from_datetime`` (exclusive) / ``to_datetime``
+  (inclusive) for events, ``event_name`` (a glob is allowed), ``mark``, ``limit``.
+  A filter left as None is not sent.
+* Values: a :class:`~datetime.datetime` is sent as ISO 8601 UTC; a trait filter may
+  be given as the server's text, as a mapping ``{name: value}`` or as a list of
+  ``name:value`` items (joined with ``;``).
+* Answers are decoded with the typed JSON encoding (:mod:`stacktach.jsonutil`):
+  datetimes come back as aware UTC :class:`~datetime.datetime` values.
+* Every failure is one of :mod:`klugman.errors`; nothing else escapes a method
+  (a bug aside). The token, when given, is sent on every request as
+  ``Authorization: Bearer <token>`` and never appears in a message.
+* One HTTP connection per request (gunicorn's sync workers close it anyway); no
+  retries - a caller that wants them catches :class:`~klugman.errors.Unreachable`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from klugman.errors import NotFound, ServerError, Unreachable, for_status
+from stacktach import jsonutil
+
+__all__ = [
+    "DEFAULT_URL", "MAX_LIMIT", "Client", "TraitFilter", "iso_utc", "join_traits",
+]  # fmt: skip
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+#: The largest page the server serves (a larger ``limit`` is a 400).
+MAX_LIMIT = 1000
+
+TraitFilter = str | Mapping[str, object] | Sequence[str]
+Row = dict[str, Any]
+
+
+def iso_utc(value: datetime) -> str:
+    """``value`` as ISO 8601 UTC, ``2026-12-01T00:00:00Z`` (``.ffffff`` when not 0).
+
+    The shortest form every ISO 8601 parser accepts; a naive value is taken as UTC.
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}"
+    return text + "Z"
+
+
+def _text(value: object) -> str:
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def join_traits(traits: TraitFilter | None) -> str | None:
+    """The server's ``name:value;name:value`` text for a trait filter (None: none)."""
+    if traits is None:
+        return None
+    if isinstance(traits, str):
+        items = [traits]
+    elif isinstance(traits, Mapping):
+        items = [f"{name}:{_text(value)}" for name, value in traits.items()]
+    else:
+        items = list(traits)
+    parts = [part.strip() for item in items for part in item.split(";")]
+    joined = ";".join(part for part in parts if part)
+    return joined or None
+
+
+class Client:
+    """The quince API at ``url`` (``http://host:port`` with an optional path prefix).
+
+    ``token`` is sent as a bearer token; ``timeout`` bounds connecting and each
+    read, in seconds.
+    """
+
+    def __init__(
+        self, url: str = DEFAULT_URL, token: str | None = None, timeout: float = 30.0
+    ) -> None:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self.token = token or None
+        self.timeout = timeout
+
+    def __repr__(self) -> str:  # never shows the token
+        return f"Client({self.url!r})"
+
+    # ------------------------------------------------------------------ streams
+
+    def streams(
+        self,
+        *,
+        state: str | None = None,
+        trigger_name: str | None = None,
+        distinguishing_traits: TraitFilter | None = None,
+        older_than: datetime | str | None = None,
+        younger_than: datetime | str | None = None,
+        mark: str | None = None,
+        limit: int | None = None,
+    ) -> list[Row]:
+        """``GET /v1/streams``: a page of streams, newest first (``+`` mark: oldest).
+
+        ``older_than``: first event before it; ``younger_than``: last event after it.
+        """
+        return self._list(
+            "/v1/streams",
+            _stream_filters(
+                state, trigger_name, distinguishing_traits, older_than, younger_than
+            )
+            | {"mark": mark, "limit": limit},
+        )
+
+    def iter_streams(
+        self, *, page_size: int = MAX_LIMIT, **filters: Any
+    ) -> Iterator[Row]:
+        """Every stream matching ``filters`` (as :meth:`streams`), page by page."""
+        return self._pages(self.streams, page_size, filters)
+
+    def count_streams(
+        self,
+        *,
+        state: str | None = None,
+        trigger_name: str | None = None,
+        distinguishing_traits: TraitFilter | None = None,
+        older_than: datetime | str | None = None,
+        younger_than: datetime | str | None = None,
+    ) -> int:
+        """``GET /v1/streams/count``: how many streams match."""
+        return self._count(
+            "/v1/streams/count",
+            _stream_filters(
+                state, trigger_name, distinguishing_traits, older_than, younger_than
+            ),
+        )
+
+    def stream(self, stream_id: int | str, *, details: bool = False) -> Row:
+        """``GET /v1/streams/{id}``: the stream (with ``events`` when ``details``)."""
+        path = f"/v1/streams/{_segment(stream_id)}"
+        body = self._call("GET", path, {"details": details}, what=f"stream {stream_id}")
+        return _one(body, path)
+
+    def reset_stream(self, stream_id: int | str) -> Row:
+        """``PUT /v1/streams/{id}``: error -> retry_fire, expire_error -> retry_expire.
+
+        Raises :class:`~klugman.errors.Conflict` (with the reason) in any other state.
+        """
+        path = f"/v1/streams/{_segment(stream_id)}"
+        body = self._call("PUT", path, what=f"stream {stream_id}")
+        return _one(body, path)
+
+    def delete_stream(self, stream_id: int | str) -> None:
+        """``DELETE /v1/streams/{id}``: purge the stream (its events are kept)."""
+        self._call(
+            "DELETE",
+            f"/v1/streams/{_segment(stream_id)}",
+            what=f"stream {stream_id}",
+            ok=(200, 204),
+        )
+
+    # ------------------------------------------------------------------- events
+
+    def events(
+        self,
+        *,
+        event_name: str | None = None,
+        from_datetime: datetime | str | None = None,
+        to_datetime: datetime | str | None = None,
+        traits: TraitFilter | None = None,
+        mark: str | None = None,
+        limit: int | None = None,
+    ) -> list[Row]:
+        """``GET /v1/events``: one page of events, newest first.
+
+        ``from_datetime`` < generated <= ``to_datetime``; ``event_name`` may be a glob.
+        """
+        return self._list(
+            "/v1/events",
+            _event_filters(event_name, from_datetime, to_datetime, traits)
+            | {"mark": mark, "limit": limit},
+        )
+
+    def iter_events(
+        self, *, page_size: int = MAX_LIMIT, **filters: Any
+    ) -> Iterator[Row]:
+        """Every event matching ``filters`` (those of :meth:`events`), page by page."""
+        return self._pages(self.events, page_size, filters)
+
+    def count_events(
+        self,
+        *,
+        event_name: str | None = None,
+        from_datetime: datetime | str | None = None,
+        to_datetime: datetime | str | None = None,
+        traits: TraitFilter | None = None,
+    ) -> int:
+        """``GET /v1/events/count``: how many events match."""
+        return self._count(
+            "/v1/events/count",
+            _event_filters(event_name, from_datetime, to_datetime, traits),
+        )
+
+    def event(self, message_id: str) -> Row:
+        """``GET /v1/events/{message_id}``: one event, a flat dict of its traits."""
+        path = f"/v1/events/{_segment(message_id)}"
+        body = self._call("GET", path, what=f"event {message_id}")
+        if isinstance(body, list) and len(body) == 1:
+            body = body[0]  # tolerate the list-of-one shape of streams
+        if not isinstance(body, dict):
+            raise ServerError(f"{path}: expected an event object, got {_kind(body)}")
+        return body
+
+    # -------------------------------------------------------------- operations
+
+    def event_types(self) -> list[Row]:
+        """``GET /v1/event_types``: name, count, first_seen, last_seen of each type."""
+        return self._list("/v1/event_types", {})
+
+    def event_type_traits(self, event_type: str) -> list[Row]:
+        """``GET /v1/event_types/{name}/traits``: name and type of each trait seen."""
+        return self._list(
+            f"/v1/event_types/{_segment(event_type)}/traits",
+            {},
+            what=f"event type {event_type}",
+        )
+
+    def triggers(self) -> list[Row]:
+        """``GET /v1/triggers``: the trigger definitions and their counters."""
+        return self._list("/v1/triggers", {})
+
+    def archives(self) -> list[Row]:
+        """``GET /v2/archives``: shoebox archive files (NotFound: none configured)."""
+        return self._list("/v2/archives", {}, what="archives")
+
+    def health(self) -> Row:
+        """``GET /healthcheck``: the report, on 200 or 503 (``status`` ok or fail)."""
+        body = self._call("GET", "/healthcheck", ok=(200, 503))
+        if not isinstance(body, dict):
+            raise ServerError(f"/healthcheck: expected an object, got {_kind(body)}")
+        return body
+
+    # --------------------------------------------------------------- plumbing
+
+    def _pages(
+        self, fetch: Any, page_size: int, filters: dict[str, Any]
+    ) -> Iterator[Row]:
+        if not 1 <= page_size <= MAX_LIMIT:
+            raise ValueError(f"page_size must be 1-{MAX_LIMIT}, got {page_size}")
+        filters.pop("limit", None)
+        mark = filters.pop("mark", None)
+        while True:
+            page: list[Row] = fetch(mark=mark, limit=page_size, **filters)
+            yield from page
+            if len(page) < page_size:
+                return
+            last = page[-1].get("_mark")
+            if not last or last == mark:
+                raise ServerError(
+                    "paging did not advance: the last row has no new _mark"
+                )
+            mark = str(last)
+
+    def _list(
+        self, path: str, params: Mapping[str, object], what: str | None = None
+    ) -> list[Row]:
+        body = self._call("GET", path, params, what=what)
+        if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+            raise ServerError(f"{path}: expected a list of objects, got {_kind(body)}")
+        return body
+
+    def _count(self, path: str, params: Mapping[str, object]) -> int:
+        body = self._call("GET", path, params)
+        if isinstance(body, list) and len(body) == 1:
+            body = body[0]
+        count = body.get("count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise ServerError(f'{path}: expected [{{"count": N}}], got {_kind(body)}')
+        return count
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, object] | None = None,
+        *,
+        what: str | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> Any:
+        target = self._prefix + path
+        query = {k: _text(v) for k, v in (params or {}).items() if v is not None}
+        if query:
+            target += "?" + urlencode(query, quote_via=quote)
+        LOG.debug("%s %s%s", method, self.url, target[len(self._prefix) :])
+        status, reason, data = self._send(method, target)
+        LOG.debug("HTTP %s %s, %d bytes", status, reason, len(data))
+        if status in ok:
+            if status == 204 or not data.strip():
+                return None
+            return self._decode(data, path, status)
+        body = self._decode(data, path, status, strict=False)
+        title = description = None
+        if isinstance(body, dict):
+            title = _str_or_none(body.get("title"))
+            description = _str_or_none(body.get("description"))
+        cls = for_status(status)
+        if description:
+            message = description
+        elif cls is NotFound and what:
+            message = f"{what} not found"
+        else:
+            message = title or f"HTTP {status} {reason}".strip()
+        raise cls(
+            message, status=status, title=title, description=description, body=body
+        )
+
+    def _send(self, method: str, target: str) -> tuple[int, str, bytes]:
+        headers = {"Accept": "application/json", "User-Agent": "klugman"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        connection_class = (
+            http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+        )
+        conn = connection_class(self._host, self._port, timeout=self.timeout)
+        try:
+            conn.request(method, target, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.reason, response.read()
+        except TimeoutError:
+            raise Unreachable(
+                f"{self.url}: no answer within {self.timeout:g} s"
+            ) from None
+        except socket.gaierror as exc:
+            raise Unreachable(f"{self.url}: unknown host ({exc.strerror})") from None
+        except ConnectionRefusedError:
+            raise Unreachable(
+                f"{self.url}: connection refused (is quince-api running there?)"
+            ) from None
+        except http.client.RemoteDisconnected:
+            raise Unreachable(f"{self.url}: the server closed the connection") from None
+        except OSError as exc:
+            raise Unreachable(f"{self.url}: {exc.strerror or exc}") from None
+        except http.client.HTTPException as exc:
+            raise ServerError(
+                f"{self.url}: not an HTTP answer ({type(exc).__name__})"
+            ) from None
+        finally:
+            conn.close()
+
+    def _decode(self, data: bytes, path: str, status: int, strict: bool = True) -> Any:
+        try:
+            return json.loads(data, object_hook=jsonutil.object_hook)
+        except ValueError:
+            if not strict:
+                return None
+            raise ServerError(
+                f"{path}: HTTP {status} but the answer is not JSON "
+                f"(is {self.url} the StackTach API?)"
+            ) from None
+
+
+def _stream_filters(
+    state: str | None,
+    trigger_name: str | None,
+    distinguishing_traits: TraitFilter | None,
+    older_than: datetime | str | None,
+    younger_than: datetime | str | None,
+) -> dict[str, object]:
+    return {
+        "state": state,
+        "trigger_name": trigger_name,
+        "distinguishing_traits": join_traits(distinguishing_traits),
+        "older_than": older_than,
+        "younger_than": younger_than,
+    }
+
+
+def _event_filters(
+    event_name: str | None,
+    from_datetime: datetime | str | None,
+    to_datetime: datetime | str | None,
+    traits: TraitFilter | None,
+) -> dict[str, object]:
+    return {
+        "event_name": event_name,
+        "from_datetime": from_datetime,
+        "to_datetime": to_datetime,
+        "traits": join_traits(traits),
+    }
+
+
+def _segment(value: object) -> str:
+    """``value`` as one path segment (a ``/`` in a message id stays inside it)."""
+    return quote(str(value), safe="")
+
+
+def _one(body: Any, path: str) -> Row:
+    if isinstance(body, dict):
+        return body
+    if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
+        return body[0]
+    raise ServerError(f"{path}: expected a list with one stream, got {_kind(body)}")
+
+
+def _kind(body: Any) -> str:
+    if isinstance(body, list):
+        return f"a list of {len(body)}"
+    return type(body).__name__
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
