@@ -66,6 +66,19 @@ from stacktach.cli import Group, debug_requested
 __all__ = ["main"]
 
 
+def _log_requests() -> None:
+    """``--debug``: each request and its answer on stderr (never the token)."""
+    log = logging.getLogger("klugman")
+    for handler in list(log.handlers):
+        if getattr(handler, "klugman_debug", False):  # an earlier run in-process
+            log.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("klugman: %(message)s"))
+    handler.klugman_debug = True  # type: ignore[attr-defined]
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+
+
 def _traits(values: tuple[str, ...]) -> str | None:
     return ";".join(values) if values else None
 
@@ -102,9 +115,7 @@ def main(
 ) -> None:
     """Query and manage StackTach's events and streams through its REST API."""
     if debug_requested(ctx):
-        logging.basicConfig(
-            level=logging.DEBUG, stream=sys.stderr, format="klugman: %(message)s"
-        )
+        _log_requests()
     try:
         client = Client(url, token=token, timeout=timeout)
     except ValueError as exc:

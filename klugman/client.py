@@ -48,7 +48,7 @@ __all__ = [
 LOG = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-#: The largest page the server serves (a larger ``limit`` is a 400).
+#: The largest page a server serves by default (``api.max_limit``; more is a 400).
 MAX_LIMIT = 1000
 
 TraitFilter = str | Mapping[str, object] | Sequence[str]
@@ -141,9 +141,13 @@ class Client:
         )
 
     def iter_streams(
-        self, *, page_size: int = MAX_LIMIT, **filters: Any
+        self, *, page_size: int | None = None, **filters: Any
     ) -> Iterator[Row]:
-        """Every stream matching ``filters`` (as :meth:`streams`), page by page."""
+        """Every stream matching ``filters`` (as :meth:`streams`), page by page.
+
+        ``page_size`` is the ``limit`` of each request (None: the server's default,
+        and one more request to find the end); ``mark`` is where to start.
+        """
         return self._pages(self.streams, page_size, filters)
 
     def count_streams(
@@ -210,9 +214,12 @@ class Client:
         )
 
     def iter_events(
-        self, *, page_size: int = MAX_LIMIT, **filters: Any
+        self, *, page_size: int | None = None, **filters: Any
     ) -> Iterator[Row]:
-        """Every event matching ``filters`` (those of :meth:`events`), page by page."""
+        """Every event matching ``filters`` (as :meth:`events`), page by page.
+
+        ``page_size`` and ``mark`` as for :meth:`iter_streams`.
+        """
         return self._pages(self.events, page_size, filters)
 
     def count_events(
@@ -271,16 +278,18 @@ class Client:
     # --------------------------------------------------------------- plumbing
 
     def _pages(
-        self, fetch: Any, page_size: int, filters: dict[str, Any]
+        self, fetch: Any, page_size: int | None, filters: dict[str, Any]
     ) -> Iterator[Row]:
-        if not 1 <= page_size <= MAX_LIMIT:
-            raise ValueError(f"page_size must be 1-{MAX_LIMIT}, got {page_size}")
+        if page_size is not None and page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
         filters.pop("limit", None)
         mark = filters.pop("mark", None)
         while True:
             page: list[Row] = fetch(mark=mark, limit=page_size, **filters)
             yield from page
-            if len(page) < page_size:
+            # A short page is the last; with the server's own page size (unknown
+            # here), only an empty page is.
+            if not page or (page_size is not None and len(page) < page_size):
                 return
             last = page[-1].get("_mark")
             if not last or last == mark:

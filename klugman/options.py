@@ -155,7 +155,7 @@ paging_options = _stack(
     click.option(
         "--limit",
         type=click.IntRange(min=1),
-        help=f"Rows per page (the server's default 200, at most {MAX_LIMIT}).",
+        help=f"Rows per page (server default 200, at most api.max_limit: {MAX_LIMIT}).",
     ),
     click.option(
         "--mark",
@@ -166,7 +166,7 @@ paging_options = _stack(
         "--all",
         "all_pages",
         is_flag=True,
-        help=f"Follow every page (--limit is the page size, default {MAX_LIMIT}).",
+        help="Follow every page (--limit is the page size; default the server's).",
     ),
 )
 

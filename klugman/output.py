@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from klugman.client import MAX_LIMIT, Client, Row
+from klugman.client import Client, Row
 from klugman.errors import ApiError, BadRequest, Unauthorized
 from klugman.options import PARAMETER_OPTIONS
 from stacktach import jsonutil
@@ -83,6 +83,11 @@ class Session:
 
 
 def _option_for(description: str) -> str | None:
+    """The option behind the parameter a 400's description names, if any."""
+    # falcon's HTTPInvalidParam says 'The "limit" parameter is invalid.'
+    quoted = re.search(r'"([a-z_]+)"', description)
+    if quoted and quoted.group(1) in PARAMETER_OPTIONS:
+        return PARAMETER_OPTIONS[quoted.group(1)]
     for name in sorted(PARAMETER_OPTIONS, key=len, reverse=True):
         if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", description):
             return PARAMETER_OPTIONS[name]
@@ -157,9 +162,7 @@ def print_rows(
 ) -> None:
     """Print one page (or every page) of a list, as a table or as JSON."""
     if all_pages:
-        rows: Iterable[Row] = iterate(
-            page_size=limit or MAX_LIMIT, mark=mark, **filters
-        )
+        rows: Iterable[Row] = iterate(page_size=limit, mark=mark, **filters)
         if session.as_json:
             count = 0
             for row in rows:
