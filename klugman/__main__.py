@@ -2,4 +2,4 @@
 
 from klugman.cli import main
 
-main()
+main(prog_name="klugman")

@@ -18,8 +18,9 @@ Rules:
 * Values: a :class:`~datetime.datetime` is sent as ISO 8601 UTC; a trait filter may
   be given as the server's text, as a mapping ``{name: value}`` or as a list of
   ``name:value`` items (joined with ``;``).
-* Answers are decoded with the typed JSON encoding (:mod:`stacktach.jsonutil`):
-  datetimes come back as aware UTC :class:`~datetime.datetime` values.
+* Answers are decoded from the typed JSON encoding: datetimes come back as aware
+  UTC :class:`~datetime.datetime` values (:func:`object_hook`); other tagged
+  values (a ``timex.TimeRange`` trait) stay dicts.
 * Every failure is one of :mod:`klugman.errors`; nothing else escapes a method
   (a bug aside). The token, when given, is sent on every request as
   ``Authorization: Bearer <token>`` and never appears in a message.
@@ -39,10 +40,12 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from klugman.errors import NotFound, ServerError, Unreachable, for_status
-from stacktach import jsonutil
+from stacktach.exceptions import TimestampError
+from stacktach.timeutils import parse_timestamp
 
 __all__ = [
     "DEFAULT_URL", "MAX_LIMIT", "Client", "TraitFilter", "iso_utc", "join_traits",
+    "object_hook",
 ]  # fmt: skip
 
 LOG = logging.getLogger(__name__)
@@ -66,6 +69,22 @@ def iso_utc(value: datetime) -> str:
     if value.microsecond:
         text += f".{value.microsecond:06d}"
     return text + "Z"
+
+
+def object_hook(obj: dict[str, Any]) -> Any:
+    """Decode the API's typed datetimes; leave every other object (and tag) as is.
+
+    Only the datetime tag, so that what a client decodes does not depend on which
+    other decoders happen to be registered with :mod:`stacktach.jsonutil` in the
+    process; re-encoding with :func:`stacktach.jsonutil.dumps` gives the
+    server's JSON back.
+    """
+    if obj.get("__type__") == "datetime" and isinstance(obj.get("datetime"), str):
+        try:
+            return parse_timestamp(obj["datetime"])
+        except TimestampError:
+            return obj
+    return obj
 
 
 def _text(value: object) -> str:
@@ -386,7 +405,7 @@ class Client:
 
     def _decode(self, data: bytes, path: str, status: int, strict: bool = True) -> Any:
         try:
-            return json.loads(data, object_hook=jsonutil.object_hook)
+            return json.loads(data, object_hook=object_hook)
         except ValueError:
             if not strict:
                 return None

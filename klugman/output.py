@@ -107,7 +107,7 @@ def explain(exc: ApiError, token_given: bool) -> str:
             if token_given
             else "give the API token with --token or $STACKTACH_API_TOKEN"
         )
-        return f"{what} (HTTP {exc.status}): {exc}; {fix}"
+        return f"{what} (HTTP {exc.status}): {str(exc).rstrip('.')}; {fix}"
     if exc.status == 409:
         return f"conflict: {exc}"
     if exc.status is not None and exc.status >= 500:

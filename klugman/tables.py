@@ -8,15 +8,17 @@ Rules:
   has no trailing padding.
 * Width: :func:`terminal_width` - ``$COLUMNS`` when set, else the terminal's width
   when stdout is a terminal, else no limit (a pipe gets whole cells). When the
-  table is too wide, the widest column gives up one character at a time (never
-  below its header, nor below :data:`MIN_WIDTH`) until it fits; a cut cell ends
-  with an ellipsis ``…``. A table that cannot fit even then is printed at its
-  minimum widths.
+  table is too wide, the widest of its *flexible* columns (free text: traits,
+  names, paths - chosen by the caller) gives up one character at a time, then
+  the widest of any column, never below its header nor :data:`MIN_WIDTH`, until
+  it fits; a cut cell ends with an ellipsis ``…``. A table that cannot fit even
+  then is printed at its minimum widths. Times and ids are thus cut last.
 * Cells are one line: newlines and tabs become spaces.
 * :func:`cell` renders values: datetimes as ``2026-12-01 00:00:00`` (UTC; with
   microseconds when ``precise`` and they are not zero), None as ``-``, booleans
   as ``true``/``false``, lists and dicts as compact JSON, typed values the client
-  did not decode (``{"__type__": ...}``) by their fields.
+  does not decode (``{"__type__": ...}``): a time range (``begin``/``end``) as
+  ``BEGIN .. END``, others as ``tag(field=value, ...)``.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ def cell(value: Any, precise: bool = False) -> str:
     if isinstance(value, str):
         return _one_line(value)
     if isinstance(value, dict) and "__type__" in value:
+        if set(value) == {"__type__", "begin", "end"}:
+            return f"{cell(value['begin'], precise)} .. {cell(value['end'], precise)}"
         fields = [
             f"{k}={cell(v, precise)}" for k, v in value.items() if k != "__type__"
         ]
@@ -90,17 +94,27 @@ def _is_int(text: str) -> bool:
     return text.lstrip("-").isdigit()
 
 
-def _fit(natural: list[int], minimum: list[int], budget: int) -> list[int]:
-    widths = list(natural)
-    excess = sum(widths) - budget
+def _shrink(widths: list[int], floor: list[int], excess: int, cols: list[int]) -> int:
+    """Take up to ``excess`` characters from ``cols``, widest first; what is left."""
     while excess > 0:
-        # The widest column that may still shrink gives up one character.
-        candidates = [i for i, w in enumerate(widths) if w > minimum[i]]
+        candidates = [i for i in cols if widths[i] > floor[i]]
         if not candidates:
             break
         widest = max(candidates, key=lambda i: (widths[i], i))
         widths[widest] -= 1
         excess -= 1
+    return excess
+
+
+def _fit(
+    natural: list[int], minimum: list[int], budget: int, flexible: Sequence[int]
+) -> list[int]:
+    widths = list(natural)
+    excess = sum(widths) - budget
+    # The flexible columns (free text: traits, names, paths) give way first, so
+    # that times and ids stay whole; then every column does.
+    excess = _shrink(widths, minimum, excess, list(flexible))
+    _shrink(widths, minimum, excess, list(range(len(widths))))
     return widths
 
 
@@ -116,8 +130,12 @@ def table(
     headers: Sequence[str],
     rows: Iterable[Sequence[str]],
     width: int | None = None,
+    flexible: Sequence[int] | None = None,
 ) -> str:
-    """The rows under their headers, aligned, fitting ``width`` characters."""
+    """The rows under their headers, aligned, fitting ``width`` characters.
+
+    ``flexible``: the indexes of the columns cut first (default: all alike).
+    """
     body = [[_one_line(c) for c in row] for row in rows]
     heads = list(headers)
     count = len(heads)
@@ -130,7 +148,8 @@ def table(
         minimum = [
             min(n, max(len(h), MIN_WIDTH)) for n, h in zip(natural, heads, strict=True)
         ]
-        widths = _fit(natural, minimum, width - len(GAP) * (count - 1))
+        flex = range(count) if flexible is None else flexible
+        widths = _fit(natural, minimum, width - len(GAP) * (count - 1), flex)
     right = [
         bool(body) and all(_is_int(r[i]) or r[i] == "-" for r in body)
         for i in range(count)
@@ -158,4 +177,5 @@ def properties(
         ["Property", "Value"],
         [(name, cell(value, precise)) for name, value in pairs],
         width,
+        flexible=[1],
     )

@@ -45,27 +45,39 @@ _STREAM_FIELDS = (
     "fire_timestamp",
     "expire_timestamp",
 )
+_STREAM_COLUMNS = _STREAM_FIELDS[:5]
 _EVENT_FIELDS = ("message_id", "event_type", "timestamp")
 
 
-def _pairs(values: Any) -> str:
+def _pairs(values: Any, sep: str = " ") -> str:
     if not isinstance(values, Mapping):
         return cell(values)
-    return " ".join(f"{k}={cell(values[k])}" for k in sorted(values))
+    return sep.join(f"{k}={cell(values[k])}" for k in sorted(values))
+
+
+def _due(stream: Row) -> str:
+    if stream.get("fire_timestamp") is not None:
+        return f"fire {cell(stream['fire_timestamp'])}"
+    if stream.get("expire_timestamp") is not None:
+        return f"expire {cell(stream['expire_timestamp'])}"
+    return "-"
 
 
 def stream_table(streams: Sequence[Row], width: int | None) -> str:
-    """One row per stream: id, trigger, state, times and distinguishing traits."""
+    """One row per stream: id, trigger, state, times, distinguishing traits (TRAITS).
+
+    DUE is when it fires (``fire ...``, its fire criteria met) or else expires.
+    """
     headers = [
-        "ID", "TRIGGER", "STATE", "FIRST EVENT", "LAST EVENT", "FIRE AT",
-        "EXPIRE AT", "DISTINGUISHING TRAITS",
+        "ID", "TRIGGER", "STATE", "FIRST EVENT", "LAST EVENT", "DUE",
+        "TRAITS",
     ]  # fmt: skip
     rows = [
-        [cell(s.get(k)) for k in _STREAM_FIELDS]
-        + [_pairs(s.get("distinguishing_traits"))]
+        [cell(s.get(k)) for k in _STREAM_COLUMNS]
+        + [_due(s), _pairs(s.get("distinguishing_traits"))]
         for s in streams
     ]
-    return table(headers, rows, width)
+    return table(headers, rows, width, flexible=[6, 1])
 
 
 def stream_detail(stream: Row, width: int | None) -> str:
@@ -100,7 +112,7 @@ def event_table(events: Sequence[Row], width: int | None) -> str:
         ]
         for e in events
     ]
-    return table(headers, rows, width)
+    return table(headers, rows, width, flexible=[3, 1, 2])
 
 
 def event_detail(event: Row, width: int | None) -> str:
@@ -117,13 +129,14 @@ def event_type_table(types: Sequence[Row], width: int | None) -> str:
         [cell(t.get(k)) for k in ("name", "count", "first_seen", "last_seen")]
         for t in types
     ]
-    return table(["EVENT TYPE", "COUNT", "FIRST SEEN", "LAST SEEN"], rows, width)
+    headers = ["EVENT TYPE", "COUNT", "FIRST SEEN", "LAST SEEN"]
+    return table(headers, rows, width, flexible=[0])
 
 
 def trait_table(traits: Sequence[Row], width: int | None) -> str:
     """Name and type of each trait seen for an event type."""
     rows = [[cell(t.get("name")), cell(t.get("type"))] for t in traits]
-    return table(["TRAIT", "TYPE"], rows, width)
+    return table(["TRAIT", "TYPE"], rows, width, flexible=[0])
 
 
 def _criteria(value: Any) -> str:
@@ -147,11 +160,11 @@ def trigger_table(triggers: Sequence[Row], width: int | None) -> str:
             cell(t.get("expiration")),
             cell(t.get("fire_pipeline")),
             cell(t.get("expire_pipeline")),
-            _pairs(t.get("counters")),
+            _pairs(t.get("counters"), ", "),  # counter names hold spaces
         ]
         for t in triggers
     ]
-    return table(headers, rows, width)
+    return table(headers, rows, width, flexible=[5, 1, 2, 0])
 
 
 def size_text(size: Any) -> str:
@@ -179,7 +192,8 @@ def archive_table(archives: Sequence[Row], width: int | None) -> str:
         ]
         for a in archives
     ]
-    return table(["ARCHIVE", "SIZE", "RECORDS", "FIRST", "LAST", "PATH"], rows, width)
+    headers = ["ARCHIVE", "SIZE", "RECORDS", "FIRST", "LAST", "PATH"]
+    return table(headers, rows, width, flexible=[5, 0])
 
 
 def health_detail(report: Row, width: int | None) -> str:

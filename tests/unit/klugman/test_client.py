@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from datetime import UTC, datetime
 
@@ -267,3 +268,22 @@ def test_iter_events_with_the_servers_page_size_stops_at_an_empty_page(
     got = [e["_mark"] for e in Client(canned.url).iter_events(event_name="x")]
     assert got == ["6", "5", "4", "3", "2", "1"]
     assert [r.query.get("mark") for r in canned.requests] == [None, "4", "1"]
+
+
+def test_only_datetimes_are_decoded_whatever_else_is_registered(
+    canned: Canned,
+) -> None:
+    from stacktach import jsonutil
+
+    span = {"__type__": "test.Klugman", "begin": "a", "end": "b"}
+    jsonutil.register_decoder("test.Klugman", lambda d: ("decoded", d))
+    canned.routes["GET", "/v1/streams"] = (
+        200,
+        [{**STREAM, "distinguishing_traits": {"timestamp": span}}],
+    )
+    row = Client(canned.url).streams()[0]
+    assert row["distinguishing_traits"]["timestamp"] == span
+    assert isinstance(row["first_event"], datetime)
+    assert json.loads(jsonutil.dumps(row)) == {
+        **STREAM, "distinguishing_traits": {"timestamp": span},
+    }  # fmt: skip

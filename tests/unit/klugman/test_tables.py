@@ -48,7 +48,12 @@ def decoded(value: object) -> object:
         (
             {"__type__": "timex.TimeRange", "begin": "x", "end": "y"},
             False,
-            "timex.TimeRange(begin=x, end=y)",
+            "x .. y",
+        ),
+        (
+            {"__type__": "timex.Timestamp", "timestamp": "x"},
+            False,
+            "timex.Timestamp(timestamp=x)",
         ),
     ],
 )
@@ -89,6 +94,17 @@ def test_a_wide_table_fits_the_width_cutting_the_widest_column() -> None:
     assert lines[0].index("TRAITS") == lines[1].index("i-") == lines[2].index("short")
 
 
+def test_flexible_columns_are_cut_first() -> None:
+    rows = [["2026-12-01 00:00:00", "n" * 30, "t" * 30]]
+    text = table(["WHEN", "NAME", "TRAITS"], rows, width=60, flexible=[2])
+    row = text.splitlines()[1]
+    assert row.startswith("2026-12-01 00:00:00  " + "n" * 30 + "  ")
+    assert len(row) == 60 and row.endswith(ELLIPSIS)
+    # when the flexible ones are at their minimum, the others give way too
+    tight = table(["WHEN", "NAME", "TRAITS"], rows, width=40, flexible=[2])
+    assert all(len(line) <= 40 for line in tight.splitlines())
+
+
 def test_columns_are_never_cut_below_their_header_or_the_minimum() -> None:
     rows = [["a" * 30, "b" * 30, "c" * 30]]
     text = table(["FIRST", "SECOND", "THIRD"], rows, width=10)
@@ -124,11 +140,21 @@ def test_stream_table_shows_times_and_distinguishing_traits() -> None:
     text = views.stream_table([decoded(STREAM)], None)  # type: ignore[list-item]
     head, row = text.splitlines()
     assert head.split()[0:3] == ["ID", "TRIGGER", "STATE"]
-    assert "DISTINGUISHING TRAITS" in head
+    assert head.split()[-1] == "TRAITS"
     assert row.split()[0:3] == ["12", "per_instance", "error"]
     assert "2026-12-01 00:00:00" in row and "2026-12-01 03:15:42" in row
+    assert "expire 2026-12-02 03:15:42" in row  # no fire time: when it expires
     assert row.endswith("instance_id=i-0001 tenant_id=t-42")
     assert "T00:00" not in row and "__type__" not in row
+
+
+def test_stream_table_keeps_times_whole_in_a_terminal() -> None:
+    stream = dict(decoded(STREAM))  # type: ignore[call-overload]
+    stream["distinguishing_traits"] = {"instance_id": "x" * 60}
+    text = views.stream_table([stream], 110)
+    row = text.splitlines()[1]
+    assert len(row) <= 110 and row.endswith(ELLIPSIS)
+    assert "2026-12-01 00:00:00  2026-12-01 03:15:42  expire 2026-12-02 03:15:42" in row
 
 
 def test_stream_detail_lists_each_trait_and_its_events() -> None:
@@ -185,6 +211,6 @@ def test_other_tables_have_their_columns() -> None:
         None,
     )  # fmt: skip
     row = triggers.splitlines()[1]
-    assert "instance_id, timestamp=day" in row and row.endswith("expired=1 fired=2")
+    assert "instance_id, timestamp=day" in row and row.endswith("expired=1, fired=2")
     health = views.health_detail({"database": "ok", "status": "ok"}, None)
     assert health.splitlines()[1:] == ["status    ok", "database  ok"]
