@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["STOP_SIGNALS", "install_stop_handlers"]
+__all__ = ["STOP_SIGNALS", "exit_on_stop_signals", "install_stop_handlers"]
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -33,3 +33,18 @@ def install_stop_handlers(
             signal.signal(sig, old)
 
     return restore
+
+
+def exit_on_stop_signals(signals: Iterable[signal.Signals] = STOP_SIGNALS) -> None:
+    """Until :func:`install_stop_handlers` runs, make ``signals`` exit with status 0.
+
+    For a daemon's start-up (connecting, recovering archives): nothing has been
+    acked yet, so stopping at once loses nothing, and an operator's SIGTERM then
+    ends the process cleanly instead of killing it by the default action.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
+    for sig in signals:
+        signal.signal(sig, handler)

@@ -90,4 +90,6 @@ def build_trigger_manager(
         engine = build_engine(settings)
     if clock is None or isinstance(clock, str):
         clock = make_clock(clock or settings.clock, engine)
-    return TriggerManager(engine, triggers, clock, distiller=distiller)
+    return TriggerManager(
+        engine, triggers, clock, distiller=distiller, **TriggerManager.options(settings)
+    )

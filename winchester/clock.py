@@ -8,8 +8,18 @@
   runs. It replaces the original's separate time-sync HTTP service.
 * :class:`FixedClock` - a clock tests set by hand.
 
-Ingest calls :meth:`Clock.observe` with the newest timestamp of each batch
-before asking for :meth:`Clock.now`; only the event clock takes notice.
+How ingest uses a clock, per batch (``newest`` is the batch's newest event time,
+leaving out events more than ``clock_max_skew`` ahead of the wall clock, which
+ingest counts as ``future_events`` and never lets move the clock):
+
+1. :meth:`Clock.batch_now` - the "now" the batch is stored under (event time:
+   the mark, or ``newest`` if later), **without** moving the clock;
+2. :meth:`Clock.persist` - inside the batch's transaction, raise the stored mark;
+3. :meth:`Clock.committed` - only after that transaction committed, move the
+   in-memory mark. A batch whose transaction fails leaves the clock where it was.
+
+Other processes raise the stored mark too; the event clock re-reads it at most
+every ``refresh`` seconds. The SQL lives in :mod:`winchester.storage.counters`.
 """
 
 from __future__ import annotations
@@ -18,48 +28,60 @@ import time
 from datetime import UTC, datetime
 from typing import Protocol
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from winchester.storage import schema
-from winchester.storage.dialect import insert_ignore
+from winchester.storage.counters import EVENT_TIME, raise_clock_mark, read_clock_mark
 
-__all__ = ["Clock", "EventClock", "FixedClock", "WallClock", "make_clock"]
-
-EVENT_TIME = "event_time"
+__all__ = ["EVENT_TIME", "Clock", "EventClock", "FixedClock", "WallClock", "make_clock"]
 
 
 class Clock(Protocol):
     """Tells the time."""
 
+    #: "wall", "event" or "fixed" (tests)
+    kind: str
+
     def now(self) -> datetime:
         """The current time, aware UTC."""
         ...
 
-    def observe(self, newest: datetime) -> None:
-        """Take note of the newest event timestamp of a batch about to be stored."""
+    def batch_now(self, newest: datetime | None) -> datetime:
+        """The time a batch whose newest event is ``newest`` is stored under."""
         ...
 
-    def persist(self, conn: Connection) -> None:
-        """Write what must survive the process, inside the ingest transaction."""
+    def persist(self, conn: Connection, newest: datetime | None) -> int:
+        """Inside the ingest transaction, keep what must survive; statements run."""
+        ...
+
+    def committed(self, newest: datetime | None) -> None:
+        """The batch with this newest event time was committed."""
         ...
 
 
 class WallClock:
     """The machine's clock."""
 
+    kind = "wall"
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
-    def observe(self, newest: datetime) -> None:
+    def batch_now(self, newest: datetime | None) -> datetime:
         """The wall clock ignores event times."""
+        return self.now()
 
-    def persist(self, conn: Connection) -> None:
+    def persist(self, conn: Connection, newest: datetime | None) -> int:
         """Nothing to keep."""
+        return 0
+
+    def committed(self, newest: datetime | None) -> None:
+        """Nothing to do."""
 
 
 class FixedClock(WallClock):
     """A clock that says what it is told (tests)."""
+
+    kind = "fixed"
 
     def __init__(self, now: datetime) -> None:
         self.current = now
@@ -79,6 +101,7 @@ class EventClock:
     processes raise the mark too). Before anything was ingested it is the epoch.
     """
 
+    kind = "event"
     EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
     def __init__(self, engine: Engine, *, refresh: float = 1.0) -> None:
@@ -90,31 +113,24 @@ class EventClock:
     def now(self) -> datetime:
         if time.monotonic() - self._read_at >= self.refresh:
             with self.engine.connect() as conn:
-                stored = conn.execute(
-                    sa.select(schema.clock.c.value).where(
-                        schema.clock.c.name == EVENT_TIME
-                    )
-                ).scalar()
+                stored = read_clock_mark(conn)
             if stored is not None and stored > self._mark:
                 self._mark = stored
             self._read_at = time.monotonic()
         return self._mark
 
-    def observe(self, newest: datetime) -> None:
-        self.now()
-        self._mark = max(self._mark, newest)
+    def batch_now(self, newest: datetime | None) -> datetime:
+        now = self.now()
+        return newest if newest is not None and newest > now else now
 
-    def persist(self, conn: Connection) -> None:
-        table = schema.clock
-        conn.execute(
-            insert_ignore(conn, table, ["name"]),
-            [{"name": EVENT_TIME, "value": self._mark}],
-        )
-        conn.execute(
-            table.update()
-            .where(table.c.name == EVENT_TIME, table.c.value < self._mark)
-            .values(value=self._mark)
-        )
+    def persist(self, conn: Connection, newest: datetime | None) -> int:
+        if newest is None or newest <= self._mark:
+            return 0  # the stored mark is at least the in-memory one
+        return raise_clock_mark(conn, newest)
+
+    def committed(self, newest: datetime | None) -> None:
+        if newest is not None and newest > self._mark:
+            self._mark = newest
 
 
 def make_clock(kind: str, engine: Engine) -> Clock:

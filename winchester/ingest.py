@@ -20,9 +20,13 @@ passes the events to :meth:`TriggerManager.add_events`, which does everything in
    length;
 5. raises the event-time clock and adds to the per-trigger counters.
 
+All SQL is in :mod:`winchester.storage` (events, streams, counters); the
+arithmetic of spans, expiry and firing in :mod:`winchester.stream_math`.
+
 A crash anywhere before the commit leaves nothing of the batch behind; the
 caller acks its messages only after this returns, so a redelivered batch is
-stored exactly once. Contention (deadlocks, lock timeouts, a lost race for a new
+stored exactly once. The event clock moves only once the transaction committed
+(:mod:`winchester.clock`). Contention (deadlocks, lock timeouts, a lost race for a new
 stream) re-runs the whole transaction; an unreachable database raises
 :class:`~winchester.storage.engine.DatabaseUnavailable`.
 
@@ -33,126 +37,100 @@ stream and is counted as *late* (``late_events``). Late events are normal for an
 expired stream's key; for a stream that fired, they usually mean notifications
 arrived after the fact (a slow cell, a replay), and the new stream's own
 pipeline handles them.
+
+The checks of a batch before its transaction are in :mod:`winchester.batch`.
+No single notification stops a batch (each reject is ``(index in the batch,
+reason)`` in ``IngestResult.rejected``, which yagi-event dead-letters):
+
+* ``max_notification_size`` (bytes of the raw message, or of its JSON for a
+  dict; default 1 MiB) refuses an oversize notification with its size;
+* a notification the distiller refuses, or that raises while being distilled;
+* an event that does not fit the columns (:mod:`winchester.storage.limits`: a
+  ``message_id``, event type or trait name too long, traits JSON too large, a
+  distinguishing key too long for the stream, text that is not UTF-8, a time
+  outside years 1000-9999), or whose traits cannot be encoded or hashed (an
+  integer out of the 64-bit range): refused with a reason naming the field and
+  its length, before the transaction;
+* if the database still refuses the batch because of its data (a data error,
+  a non-duplicate integrity error: :func:`~winchester.storage.engine.is_data_error`),
+  the batch is split in halves, each stored in its own transaction, down to the
+  culprits, which are refused with the database's message. Errors of the
+  database itself (unreachable, deadlocks, lock timeouts) are retried or raise
+  ``DatabaseUnavailable`` as before.
+
+Clock hygiene: event times more than ``clock_max_skew`` (default 1 day) ahead of
+the wall clock are stored but never move the event clock (``future_events``);
+with the wall clock, a batch mostly more than a day old logs one WARNING per
+process suggesting ``clock: event``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from distiller import Distiller, Event, NotificationRejected
-from winchester.clock import Clock
-from winchester.states import StreamState
-from winchester.storage import schema
-from winchester.storage.bulk import bulk_insert
-from winchester.storage.dialect import insert_ignore
-from winchester.storage.engine import StartOver, run_transaction
-from winchester.storage.names import NameCache
-from winchester.storage.values import (
-    distinguishing_key,
-    encode_key,
-    encode_traits,
-    value_hash,
+from stacktach.exceptions import RecoverableError
+from winchester import stream_math
+from winchester.batch import (
+    IngestResult,
+    MatchLike,
+    Names,
+    Prepared,
+    TriggerLike,
+    describe,
+    prepare_batch,
+    size_problem,
 )
+from winchester.clock import Clock
+from winchester.storage import counters as counter_store
+from winchester.storage import events as event_store
+from winchester.storage import streams as stream_store
+from winchester.storage.engine import is_data_error, run_transaction
+from winchester.storage.limits import Limits, limits_for
+from winchester.storage.names import event_type_names, trait_names
+from winchester.stream_math import Member, Pending
 
-__all__ = ["IngestResult", "Prepared", "TriggerLike", "TriggerManager"]
+if TYPE_CHECKING:
+    from winchester.config.settings import WinchesterSettings
+
+__all__ = [
+    "DEFAULT_CLOCK_MAX_SKEW",
+    "DEFAULT_MAX_NOTIFICATION_SIZE",
+    "IngestResult",
+    "MatchLike",
+    "Prepared",
+    "TriggerLike",
+    "TriggerManager",
+]
 
 LOG = logging.getLogger(__name__)
 
-_CHUNK = 500  # rows per IN (...) list
-_TRAIT_INDEX_COLUMNS = ("name_id", "value_hash", "event_id")
+#: Default ``max_notification_size``: 1 MiB, far under MariaDB's 16 MiB packet.
+DEFAULT_MAX_NOTIFICATION_SIZE = 1024 * 1024
+#: Default ``clock_max_skew``: event times further ahead never move the clock.
+DEFAULT_CLOCK_MAX_SKEW = timedelta(days=1)
+#: With the wall clock, events older than this are "late" for the warning.
+LATE_AFTER = timedelta(days=1)
 
+# Raised by a driver on one value it cannot send (besides DBAPI data errors).
+_VALUE_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError)
+_warned_wall_clock = False  # the wall-clock warning is logged once per process
 
-class MatchLike(Protocol):
-    """What a trigger's ``match`` returns (see winchester.config.definition)."""
-
-    @property
-    def criterion_index(self) -> int: ...
-
-    @property
-    def key(self) -> tuple[tuple[str, Any], ...]: ...
-
-
-class CriterionLike(Protocol):
-    """A fire criterion: only its ``number`` matters here."""
-
-    @property
-    def number(self) -> int: ...
-
-
-class TriggerLike(Protocol):
-    """The part of a trigger definition ingest uses."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def debug_level(self) -> int: ...
-
-    @property
-    def fire_delay(self) -> float: ...
-
-    @property
-    def fire_criteria(self) -> tuple[CriterionLike, ...]: ...
-
-    def match(self, event: Event) -> MatchLike | None: ...
-
-    def explain(self, event: Event) -> str: ...
-
-    def fire_hits(self, event: Event) -> tuple[bool, ...]: ...
-
-    def expires_at(self, first: datetime, last: datetime) -> datetime: ...
-
-
-@dataclass(slots=True)
-class IngestResult:
-    """What one batch did."""
-
-    received: int = 0
-    saved: int = 0
-    duplicates: int = 0
-    unmatched: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
-    streams_created: int = 0
-    streams_extended: int = 0
-    ready_to_fire: int = 0
-    late_events: int = 0
-    statements: int = 0
-
-
-@dataclass(slots=True)
-class _Pending:
-    """The events of one batch for one (trigger, key)."""
-
-    trigger: TriggerLike
-    key: tuple[tuple[str, Any], ...]
-    dist_key: str
-    members: list[tuple[int, tuple[bool, ...]]] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Prepared:
-    """A batch of events ready to store (see :meth:`TriggerManager.prepare`)."""
-
-    rows: list[dict[str, Any]]
-    index: list[list[tuple[int, int]]]  # per row: (name_id, value_hash)
-    pending: dict[str, _Pending]
-    events: list[Event]
-    counters: Counter[tuple[str, str]]
-    newest: datetime | None
-    received: int = 0
-    duplicates: int = 0
+_Pending = Pending  # the old private name
 
 
 class TriggerManager:
-    """Ingest: events in, streams grown. One per process (it caches name ids)."""
+    """Ingest: events in, streams grown. One per process (it caches name ids).
+
+    ``max_notification_size`` (bytes) and ``clock_max_skew`` come from
+    ``winchester.yaml``; ``wall`` tells the real time (tests replace it).
+    """
 
     def __init__(
         self,
@@ -161,14 +139,36 @@ class TriggerManager:
         clock: Clock,
         *,
         distiller: Distiller | None = None,
+        max_notification_size: int = DEFAULT_MAX_NOTIFICATION_SIZE,
+        clock_max_skew: timedelta = DEFAULT_CLOCK_MAX_SKEW,
+        wall: Callable[[], datetime] | None = None,
     ) -> None:
         self.engine = engine
         self.triggers = list(triggers)
         self.clock = clock
         self.distiller = distiller
-        self._event_types = NameCache(schema.event_type)
-        self._trait_names = NameCache(schema.trait_name)
+        self.max_notification_size = max_notification_size
+        self.clock_max_skew = clock_max_skew
+        self.wall = wall or (lambda: datetime.now(UTC))
+        self._event_types = event_type_names()
+        self._trait_names = trait_names()
+        self._names = Names(
+            lambda names: self._event_types.ids(self.engine, names),
+            lambda names: self._trait_names.ids(self.engine, names),
+        )
+        self._limits: Limits | None = None
         self.totals: Counter[str] = Counter()
+
+    @staticmethod
+    def options(settings: WinchesterSettings) -> dict[str, Any]:
+        """The keyword arguments ``winchester.yaml`` gives a manager.
+
+        ``TriggerManager(engine, triggers, clock, **TriggerManager.options(s))``
+        """
+        return {
+            "max_notification_size": settings.max_notification_size,
+            "clock_max_skew": timedelta(seconds=settings.clock_max_skew),
+        }
 
     # ------------------------------------------------------------------ entry points
 
@@ -184,10 +184,15 @@ class TriggerManager:
         if self.distiller is None:
             raise RuntimeError("TriggerManager built without a distiller")
         events: list[Event] = []
+        origins: list[int] = []
         rejected: list[tuple[int, str]] = []
         unmatched = 0
         for index, notification in enumerate(notifications):
             try:
+                problem = size_problem(notification, self.max_notification_size)
+                if problem is not None:
+                    rejected.append((index, problem))
+                    continue
                 if isinstance(notification, (bytes, str)):
                     event = self.distiller.distill_json(notification)
                 else:
@@ -195,122 +200,160 @@ class TriggerManager:
             except NotificationRejected as exc:
                 rejected.append((index, str(exc)))
                 continue
+            except Exception as exc:  # one notification's data must not stop the rest
+                rejected.append((index, describe(exc)))
+                continue
             if event is None:
                 unmatched += 1
             else:
                 for name, value in (traits or {}).items():
                     event.traits.setdefault(name, value)
                 events.append(event)
-        result = self.add_events(events)
+                origins.append(index)
+        self.totals.update(rejected=len(rejected))
+        result = self._ingest(events, origins)
         result.received = len(notifications)
-        result.rejected = rejected
+        result.rejected = sorted(rejected + result.rejected)
         result.unmatched = unmatched
         return result
 
     def add_events(self, events: Sequence[Event]) -> IngestResult:
-        """Store ``events`` and grow their streams in one transaction."""
-        if not events:
-            return IngestResult()
-        prepared = self.prepare(events)
-        final = run_transaction(
-            self.engine, lambda conn: self.store(conn, prepared), what="ingest batch"
-        )
-        self.record(final)
-        return final
+        """Store ``events`` and grow their streams in one transaction.
 
-    def prepare(self, events: Sequence[Event]) -> Prepared:
+        Rejects are ``(index in events, reason)``; a batch the database refuses
+        for its data is split until the culprits are found.
+        """
+        return self._ingest(events, list(range(len(events))))
+
+    def prepare(
+        self, events: Sequence[Event], origins: Sequence[int] | None = None
+    ) -> Prepared:
         """The work of storing ``events``, computed outside any transaction.
 
         With :meth:`store` it lets a caller store events inside a transaction of
         its own (the pipeline worker completes a stream and stores the events
-        its handlers emitted in one transaction).
+        its handlers emitted in one transaction). Events that cannot be stored
+        are in ``rejected`` as ``(origins[i] or i, reason)``.
         """
-        result = IngestResult(received=len(events))
-        prepared = self._prepare(events, result)
-        prepared.duplicates = result.duplicates
-        return prepared
+        return prepare_batch(
+            events,
+            list(origins) if origins is not None else list(range(len(events))),
+            self.triggers,
+            self._get_limits(),
+            self._names,
+            self.wall() + self.clock_max_skew,
+        )
 
     def store(self, conn: Connection, prepared: Prepared) -> IngestResult:
-        """Store prepared events inside the caller's transaction (re-runnable)."""
-        if prepared.newest is not None:
-            self.clock.observe(prepared.newest)
-        now = self.clock.now()
+        """Store prepared events inside the caller's transaction (re-runnable).
+
+        The clock's in-memory mark moves only in :meth:`record`, once the
+        caller committed (until then it moves when it re-reads the database).
+        """
+        now = self.clock.batch_now(prepared.newest)
         result = IngestResult(
-            received=prepared.received, duplicates=prepared.duplicates
+            received=prepared.received,
+            duplicates=prepared.duplicates,
+            rejected=list(prepared.rejected),
+            future_events=prepared.future_events,
+            newest=prepared.newest,
         )
         if prepared.rows:
             self._store(conn, prepared, now, result)
         return result
 
     def record(self, result: IngestResult) -> None:
-        """Add a committed result to this manager's running totals."""
+        """After the commit: move the clock, add to this manager's running totals."""
+        self.clock.committed(result.newest)
         self.totals.update(
             saved=result.saved,
             duplicates=result.duplicates,
+            rejected=len(result.rejected),
             streams_created=result.streams_created,
             ready_to_fire=result.ready_to_fire,
             late_events=result.late_events,
+            future_events=result.future_events,
         )
 
     # ----------------------------------------------------- outside the transaction
 
-    def _prepare(self, events: Sequence[Event], result: IngestResult) -> Prepared:
-        unique: list[Event] = []
-        seen: set[str] = set()
-        for event in events:
-            if event.message_id in seen:
-                result.duplicates += 1
-                continue
-            seen.add(event.message_id)
-            unique.append(event)
-        type_ids = self._event_types.ids(self.engine, {e.event_type for e in unique})
-        name_ids = self._trait_names.ids(
-            self.engine, {name for e in unique for name in e.traits}
-        )
-        rows: list[dict[str, Any]] = []
-        index: list[list[tuple[int, int]]] = []
-        pending: dict[str, _Pending] = {}
-        counters: Counter[tuple[str, str]] = Counter()
-        newest: datetime | None = None
-        for position, event in enumerate(unique):
-            rows.append(
-                {
-                    "message_id": event.message_id,
-                    "event_type_id": type_ids[event.event_type],
-                    "generated": event.timestamp,
-                    "traits": encode_traits(event.traits),
-                }
+    def _ingest(self, events: Sequence[Event], origins: list[int]) -> IngestResult:
+        total = IngestResult(received=len(events))
+        if not events:
+            return total
+        self._warn_if_late(events)
+        self._store_isolating(list(events), origins, total)
+        self.totals.update(rejected=len(total.rejected))
+        return total
+
+    def _store_isolating(
+        self, events: list[Event], origins: list[int], total: IngestResult
+    ) -> None:
+        """Store ``events`` in one transaction; on a data error, each half apart."""
+        try:
+            prepared = self.prepare(events, origins)
+            final = run_transaction(
+                self.engine,
+                lambda conn: self.store(conn, prepared),
+                what="ingest batch",
             )
-            index.append(
-                [
-                    (name_ids[name], value_hash(value))
-                    for name, value in event.traits.items()
-                ]
+        except RecoverableError:
+            raise
+        except Exception as exc:
+            if not (is_data_error(exc) or isinstance(exc, _VALUE_ERRORS)):
+                raise
+            if len(events) == 1:
+                by = "refused by the database" if is_data_error(exc) else "not stored"
+                reason = f"{by}: {describe(exc)}"
+                LOG.warning("message_id %s: %s", events[0].message_id, reason)
+                total.rejected.append((origins[0], reason))
+                return
+            LOG.info(
+                "a batch of %d events could not be stored (%s): splitting it",
+                len(events),
+                describe(exc),
             )
-            if newest is None or event.timestamp > newest:
-                newest = event.timestamp
-            for trigger in self.triggers:
-                match = trigger.match(event)
-                if match is None:
-                    if trigger.debug_level >= 2:
-                        counters[
-                            (trigger.name, f"mismatch: {trigger.explain(event)}")
-                        ] += 1
-                    elif trigger.debug_level:
-                        counters[(trigger.name, "mismatched")] += 1
-                    continue
-                if trigger.debug_level:
-                    counters[(trigger.name, "matched")] += 1
-                dist_key = distinguishing_key(trigger.name, match.key)
-                entry = pending.get(dist_key)
-                if entry is None:
-                    entry = pending[dist_key] = _Pending(trigger, match.key, dist_key)
-                entry.members.append((position, trigger.fire_hits(event)))
-        # Distinguishing names too are interned now, outside the transaction.
-        self._trait_names.ids(
-            self.engine, {n for e in pending.values() for n, _ in e.key}
-        )
-        return Prepared(rows, index, pending, unique, counters, newest, len(events))
+            half = len(events) // 2
+            self._store_isolating(events[:half], origins[:half], total)
+            self._store_isolating(events[half:], origins[half:], total)
+            return
+        self._record_part(final)
+        total.add(final)
+
+    def _record_part(self, result: IngestResult) -> None:
+        rejected = result.rejected
+        result.rejected = []  # counted once, by _ingest
+        self.record(result)
+        result.rejected = rejected
+        if result.future_events:
+            LOG.info(
+                "%d events more than %s ahead of the wall clock: stored, but they "
+                "do not move the event clock",
+                result.future_events,
+                self.clock_max_skew,
+            )
+
+    def _warn_if_late(self, events: Sequence[Event]) -> None:
+        global _warned_wall_clock
+        if _warned_wall_clock or self.clock.kind != "wall":
+            return
+        cutoff = self.wall() - LATE_AFTER
+        late = sum(1 for event in events if event.timestamp < cutoff)
+        if late * 2 > len(events):
+            _warned_wall_clock = True
+            LOG.warning(
+                "%d of %d events of a batch are more than %s older than the wall "
+                "clock: their streams expire as soon as they open. To replay old "
+                "notifications, set 'clock: event' in winchester.yaml",
+                late,
+                len(events),
+                LATE_AFTER,
+            )
+
+    def _get_limits(self) -> Limits:
+        if self._limits is None:
+            self._limits = limits_for(self.engine)
+        return self._limits
 
     # ------------------------------------------------------ inside the transaction
 
@@ -327,23 +370,15 @@ class TriggerManager:
             }
             if live:
                 self._grow_streams(conn, prep, live, new_ids, now, result, counters)
-        self.clock.persist(conn)
-        result.statements += 2
-        if counters:
-            self._add_counters(conn, counters)
-            result.statements += 2
+        result.statements += self.clock.persist(conn, prep.newest)
+        result.statements += counter_store.add_trigger_counters(conn, counters)
 
     def _insert_events(
         self, conn: Connection, prep: Prepared, result: IngestResult
     ) -> dict[int, int]:
         """Insert the batch's events; position in batch -> event id for the new ones."""
-        statement = insert_ignore(conn, schema.event, ["message_id"]).returning(
-            schema.event.c.id, schema.event.c.message_id
-        )
-        by_message: dict[str, int] = {
-            mid: id_ for id_, mid in conn.execute(statement, prep.rows)
-        }
-        result.statements += 1
+        by_message, statements = event_store.insert_events(conn, prep.rows)
+        result.statements += statements
         new_ids = {
             position: by_message[row["message_id"]]
             for position, row in enumerate(prep.rows)
@@ -357,7 +392,7 @@ class TriggerManager:
             for name_id, hashed in prep.index[position]
         ]
         if trait_rows:
-            bulk_insert(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, trait_rows)
+            event_store.insert_trait_index(conn, trait_rows)
             result.statements += 1
         return new_ids
 
@@ -365,25 +400,22 @@ class TriggerManager:
         self,
         conn: Connection,
         prep: Prepared,
-        live: dict[str, list[tuple[int, tuple[bool, ...]]]],
+        live: dict[str, list[Member]],
         new_ids: dict[int, int],
         now: datetime,
         result: IngestResult,
         counters: Counter[tuple[str, str]],
     ) -> None:
-        stream = schema.stream
-        open_rows = self._lock_open_streams(conn, sorted(live), result)
+        open_rows, statements = stream_store.lock_open(conn, list(live))
+        result.statements += statements
         # An open stream past its expiry takes no more events: close its key.
         expired = [
             row["id"]
             for row in open_rows.values()
-            if row["expire_timestamp"] is not None and row["expire_timestamp"] <= now
+            if stream_math.expired(row["expire_timestamp"], now)
         ]
         if expired:
-            conn.execute(
-                stream.update().where(stream.c.id.in_(expired)).values(open_key=None)
-            )
-            result.statements += 1
+            result.statements += stream_store.close_keys(conn, expired)
             open_rows = {k: r for k, r in open_rows.items() if r["id"] not in expired}
         links: list[tuple[int, int]] = []
         updates: list[dict[str, Any]] = []
@@ -394,253 +426,67 @@ class TriggerManager:
         for key, stream_id in created.items():
             links.extend((stream_id, new_ids[pos]) for pos, _ in live[key])
         for key, row in open_rows.items():
-            if key in created:
-                continue
             entry = prep.pending[key]
             members = live[key]
-            update = _extend(entry, row, members, prep.events, now)
+            update = stream_math.extend(entry, row, members, prep.events, now)
             if update["fire_timestamp"] is not None and row["fire_timestamp"] is None:
                 result.ready_to_fire += 1
                 counters[(entry.trigger.name, "ready to fire")] += 1
             updates.append(update)
             links.extend((row["id"], new_ids[pos]) for pos, _ in members)
             result.streams_extended += 1
-        if updates:
-            conn.execute(
-                stream.update()
-                .where(stream.c.id == sa.bindparam("b_id"))
-                .values(
-                    first_event=sa.bindparam("first_event"),
-                    last_event=sa.bindparam("last_event"),
-                    expire_timestamp=sa.bindparam("expire_timestamp"),
-                    fire_timestamp=sa.bindparam("fire_timestamp"),
-                    event_count=sa.bindparam("event_count"),
-                    fire_counts=sa.bindparam("fire_counts"),
-                ),
-                updates,
-            )
-            result.statements += len(updates)
-        if links:
-            bulk_insert(conn, schema.stream_event, ("stream_id", "event_id"), links)
-            result.statements += 1
-
-    def _lock_open_streams(
-        self, conn: Connection, keys: list[str], result: IngestResult
-    ) -> dict[str, dict[str, Any]]:
-        stream = schema.stream
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            rows = conn.execute(
-                sa.select(
-                    stream.c.id,
-                    stream.c.open_key,
-                    stream.c.first_event,
-                    stream.c.last_event,
-                    stream.c.expire_timestamp,
-                    stream.c.fire_timestamp,
-                    stream.c.event_count,
-                    stream.c.fire_counts,
-                )
-                .where(stream.c.open_key.in_(chunk))
-                .order_by(stream.c.open_key)
-                .with_for_update()
-            ).mappings()
-            found.update({row["open_key"]: dict(row) for row in rows})
-            result.statements += 1
-        return found
+        result.statements += stream_store.update(conn, updates)
+        result.statements += stream_store.link_events(conn, links)
 
     def _create_streams(
         self,
         conn: Connection,
         prep: Prepared,
-        live: dict[str, list[tuple[int, tuple[bool, ...]]]],
+        live: dict[str, list[Member]],
         keys: list[str],
         now: datetime,
         result: IngestResult,
         counters: Counter[tuple[str, str]],
     ) -> dict[str, int]:
-        """Open new streams for ``keys``; dist key -> id of those this call opened.
+        """Open new streams for ``keys``; dist key -> id of the streams opened.
 
-        A key another writer opened in the meantime is not returned: the caller's
-        next attempt (the transaction is retried) finds it open and extends it.
+        A key another writer opened in the meantime makes the transaction start
+        over: the next attempt finds it open and extends it.
         """
         if not keys:
             return {}
-        stream = schema.stream
-        rows = []
-        for key in keys:
-            entry = prep.pending[key]
-            rows.append(_new_stream_row(entry, live[key], prep.events, now))
-        statement = insert_ignore(conn, stream, ["open_key"]).returning(
-            stream.c.id, stream.c.open_key
-        )
-        opened = {open_key: id_ for id_, open_key in conn.execute(statement, rows)}
+        rows = [
+            stream_math.new_stream_row(prep.pending[key], live[key], prep.events, now)
+            for key in keys
+        ]
+        opened = stream_store.create(conn, rows)
         result.statements += 1
-        if len(opened) != len(keys):
-            # Lost a race for a key: start over, so the winner's stream is locked
-            # and extended instead.
-            raise StartOver("a stream this batch needs was opened concurrently")
         ready = [row for row in rows if row["fire_timestamp"] is not None]
         result.ready_to_fire += len(ready)
         for row in ready:
             counters[(row["trigger_name"], "ready to fire")] += 1
         result.streams_created += len(opened)
-        late = self._closed_siblings(
-            conn, [prep.pending[k].dist_key for k in opened], result
-        )
+        late, statements = stream_store.closed_keys(conn, list(opened))
+        result.statements += statements
         for key in opened:
             entry = prep.pending[key]
             counters[(entry.trigger.name, "new stream")] += 1
             if key in late:
                 result.late_events += len(live[key])
                 counters[(entry.trigger.name, "late events")] += len(live[key])
-        dist_rows = self._dist_trait_rows(opened, prep)
-        if dist_rows:
-            conn.execute(schema.stream_dist_trait.insert(), dist_rows)
-            result.statements += 1
-        return opened
-
-    def _closed_siblings(
-        self, conn: Connection, dist_keys: list[str], result: IngestResult
-    ) -> set[str]:
-        """The keys among ``dist_keys`` that already had a stream, now closed."""
-        stream = schema.stream
-        closed: set[str] = set()
-        for start in range(0, len(dist_keys), _CHUNK):
-            chunk = dist_keys[start : start + _CHUNK]
-            closed.update(
-                conn.execute(
-                    sa.select(stream.c.dist_key)
-                    .where(stream.c.dist_key.in_(chunk), stream.c.open_key.is_(None))
-                    .distinct()
-                ).scalars()
-            )
-            result.statements += 1
-        return closed
-
-    def _dist_trait_rows(
-        self, opened: dict[str, int], prep: Prepared
-    ) -> list[dict[str, Any]]:
         # Every distinguishing name was interned before the transaction began
         # (creating one now would wait on our own write lock under SQLite).
         name_ids = self._trait_names.known
-        return [
-            {
-                "stream_id": stream_id,
-                "name_id": name_ids[name],
-                "value_hash": value_hash(value),
-            }
-            for key, stream_id in opened.items()
-            for name, value in prep.pending[key].key
-        ]
-
-    def _add_counters(
-        self, conn: Connection, counters: Counter[tuple[str, str]]
-    ) -> None:
-        table = schema.trigger_counter
-        conn.execute(
-            insert_ignore(conn, table, ["trigger_name", "counter"]),
+        result.statements += stream_store.add_dist_traits(
+            conn,
             [
-                {"trigger_name": t, "counter": c[:191], "value": 0}
-                for t, c in sorted(counters)
+                {
+                    "stream_id": stream_id,
+                    "name_id": name_ids[name],
+                    "value_hash": hashed,
+                }
+                for key, stream_id in opened.items()
+                for name, hashed in prep.key_hashes[key]
             ],
         )
-        conn.execute(
-            table.update()
-            .where(
-                table.c.trigger_name == sa.bindparam("b_trigger"),
-                table.c.counter == sa.bindparam("b_counter"),
-            )
-            .values(value=table.c.value + sa.bindparam("b_add")),
-            [
-                {"b_trigger": t, "b_counter": c[:191], "b_add": n}
-                for (t, c), n in sorted(counters.items())
-            ],
-        )
-
-
-# ------------------------------------------------------------- stream arithmetic
-
-
-def _parse_counts(text: str, size: int) -> list[int]:
-    counts = [int(part) for part in text.split(",")] if text else []
-    return (counts + [0] * size)[:size]
-
-
-def _ready(trigger: TriggerLike, counts: list[int]) -> bool:
-    return all(
-        c >= crit.number for c, crit in zip(counts, trigger.fire_criteria, strict=True)
-    )
-
-
-def _fire_at(trigger: TriggerLike, now: datetime) -> datetime:
-    return now + timedelta(seconds=trigger.fire_delay)
-
-
-def _aggregate(
-    entry: _Pending,
-    members: list[tuple[int, tuple[bool, ...]]],
-    events: list[Event],
-    counts: list[int],
-) -> tuple[datetime, datetime]:
-    first = last = events[members[0][0]].timestamp
-    for position, hits in members:
-        stamp = events[position].timestamp
-        first = min(first, stamp)
-        last = max(last, stamp)
-        for number, hit in enumerate(hits):
-            if hit:
-                counts[number] += 1
-    return first, last
-
-
-def _new_stream_row(
-    entry: _Pending,
-    members: list[tuple[int, tuple[bool, ...]]],
-    events: list[Event],
-    now: datetime,
-) -> dict[str, Any]:
-    trigger = entry.trigger
-    counts = [0] * len(trigger.fire_criteria)
-    first, last = _aggregate(entry, members, events, counts)
-    return {
-        "trigger_name": trigger.name,
-        "state": int(StreamState.ACTIVE),
-        "dist_key": entry.dist_key,
-        "open_key": entry.dist_key,
-        "distinguishing_traits": encode_key(entry.key),
-        "first_event": first,
-        "last_event": last,
-        "expire_timestamp": trigger.expires_at(first, last),
-        "fire_timestamp": _fire_at(trigger, now) if _ready(trigger, counts) else None,
-        "event_count": len(members),
-        "fire_counts": ",".join(map(str, counts)),
-        "created_at": now,
-    }
-
-
-def _extend(
-    entry: _Pending,
-    row: dict[str, Any],
-    members: list[tuple[int, tuple[bool, ...]]],
-    events: list[Event],
-    now: datetime,
-) -> dict[str, Any]:
-    trigger = entry.trigger
-    counts = _parse_counts(row["fire_counts"], len(trigger.fire_criteria))
-    first, last = _aggregate(entry, members, events, counts)
-    first = min(first, row["first_event"])
-    last = max(last, row["last_event"])
-    fire = row["fire_timestamp"]
-    if fire is None and _ready(trigger, counts):
-        fire = _fire_at(trigger, now)
-    return {
-        "b_id": row["id"],
-        "first_event": first,
-        "last_event": last,
-        "expire_timestamp": trigger.expires_at(first, last),
-        "fire_timestamp": fire,
-        "event_count": row["event_count"] + len(members),
-        "fire_counts": ",".join(map(str, counts)),
-    }
+        return opened

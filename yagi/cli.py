@@ -21,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from notabene.signals import install_stop_handlers
+from notabene.signals import exit_on_stop_signals, install_stop_handlers
 from stacktach.cli import Command, debug_requested, exit_after
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import reopen_on_hup, setup_logging
@@ -114,6 +114,7 @@ def main(
         for line in lines:
             click.echo(line)
         return
+    exit_on_stop_signals()  # a SIGTERM during start-up: exit 0, nothing is acked yet
     _setup_logging(config, debug_requested())
     try:
         worker = YagiWorker(config)

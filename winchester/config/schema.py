@@ -347,6 +347,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("clock", "wall | event", "wall",
             "'now' for expiry and fire delays: the wall clock, or event time (the "
             "latest event timestamp ingested) for replays.", _clock),
+    Setting("clock_max_skew", "seconds > 0", 86400,
+            "Event times further than this ahead of the wall clock are stored but "
+            "never move the event clock (counted as future_events).",
+            _seconds(positive=True)),
+    Setting("max_notification_size", "bytes >= 1024", 1048576,
+            "Larger notifications (raw message bytes, or their JSON) are "
+            "dead-lettered with their size; keep it well under the database's "
+            "packet limit (MariaDB max_allowed_packet: 16 MiB).", _int(1024)),
     Setting("max_attempts", "integer >= 1", 5,
             "Pipeline attempts per stream before it goes to error / expire_error.",
             _int(1)),

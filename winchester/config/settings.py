@@ -114,6 +114,8 @@ class WinchesterSettings:
     log_file: str | None
     logging_config: str | None
     clock: str
+    clock_max_skew: float
+    max_notification_size: int
     max_attempts: int
     lease_seconds: float
     _distiller: DistillerSettings | None = field(default=None, repr=False)

@@ -42,7 +42,8 @@ def _compiled(
         )
         processors: _Processors = []
         for position, name in enumerate(columns):
-            processor = table.c[name].type._cached_bind_processor(dialect)
+            column_type = table.c[name].type
+            processor = column_type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 processors.append((position, processor))
         cached = _CACHE[key] = (sql, processors)

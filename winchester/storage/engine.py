@@ -6,7 +6,9 @@
   that take the write lock when their transaction starts (``BEGIN IMMEDIATE``), so
   two processes never deadlock upgrading read locks;
 * MySQL/MariaDB: ``READ COMMITTED`` (far fewer gap locks, so fewer deadlocks
-  between concurrent ingesters), ``utf8mb4``, pre-ping and recycling;
+  between concurrent ingesters), ``utf8mb4``, pre-ping and recycling, and a
+  **strict** session ``sql_mode`` (``STRICT_ALL_TABLES``...), so a value too long
+  or out of range for its column is an error, never silently truncated;
 * PostgreSQL: pre-ping.
 
 Every connection is bounded in time (:class:`Timeouts`, the ``database`` section
@@ -30,6 +32,13 @@ serialisation failure or a busy SQLite file - with jittered backoff and a bound.
 A database that cannot be reached raises :class:`DatabaseUnavailable`, a
 :class:`~stacktach.exceptions.RecoverableError`: the caller backs off and keeps
 its input (nothing is acked).
+
+:func:`is_data_error` tells errors caused by the *data* of a statement (a value
+too long, out of range or not valid text, a non-duplicate constraint, a packet
+too big) from errors of the database itself. ``run_transaction`` raises them as
+they are (they would fail again); ingest isolates the notification that caused
+them (:mod:`winchester.ingest`). A duplicate key is contention, not data: the
+transaction is run again and sees the other writer's row.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DataError,
     DBAPIError,
     IntegrityError,
     NoSuchModuleError,
@@ -62,6 +72,8 @@ __all__ = [
     "Timeouts",
     "check_url",
     "connect",
+    "is_data_error",
+    "is_duplicate_key",
     "run_transaction",
     "safe_url",
 ]
@@ -76,6 +88,18 @@ _MYSQL_GONE = {2002, 2003, 2005, 2006, 2013, 2055, 1927, 1053}
 _MYSQL_GONE |= {1969, 3024}
 _PG_RETRY = {"40001", "40P01", "55P03"}
 _PG_GONE = {"57014"}
+_MYSQL_DUPLICATE = {1022, 1062, 1586}
+# Data errors: too long, out of range, incorrect value/string, null, truncated,
+# packet too big, check constraint, bad JSON, foreign key.
+_MYSQL_DATA = {
+    1048, 1153, 1264, 1265, 1292, 1301, 1365, 1366, 1367, 1406, 1411, 1452,
+    3140, 4025,
+}  # fmt: skip
+#: The session sql_mode on MySQL/MariaDB: strict, so nothing is truncated.
+MYSQL_SQL_MODE = (
+    "STRICT_ALL_TABLES,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,"
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+)
 
 
 class DatabaseUnavailable(RecoverableError):
@@ -242,7 +266,7 @@ def _tune_mysql(engine: Engine, limits: Timeouts) -> None:
     @sa_event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         server = str(getattr(dbapi_connection, "server_version", "") or "")
-        statements = []
+        statements = [f"SET SESSION sql_mode = '{MYSQL_SQL_MODE}'"]
         if limits.lock:
             statements.append(
                 f"SET SESSION innodb_lock_wait_timeout = {max(1, round(limits.lock))}"
@@ -281,13 +305,58 @@ def _tune_sqlite(engine: Engine, *, wal: bool, busy: float) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _classify(exc: DBAPIError) -> str:
-    """'retry' (contention), 'gone' (unreachable) or 'fatal'."""
+def _codes(exc: DBAPIError) -> tuple[Any, str | None]:
     orig = exc.orig
     code = orig.args[0] if orig is not None and orig.args else None
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code, (str(sqlstate) if sqlstate is not None else None)
+
+
+def _duplicate_key(exc: DBAPIError, code: Any, sqlstate: str | None) -> bool:
+    if code in _MYSQL_DUPLICATE or sqlstate == "23505":
+        return True
+    name = getattr(exc.orig, "sqlite_errorname", "")
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+        return True
+    text = str(exc.orig)
+    return "UNIQUE constraint failed" in text or "Duplicate entry" in text
+
+
+def is_duplicate_key(exc: BaseException) -> bool:
+    """Whether ``exc`` is a unique-key violation (another writer's row)."""
+    if not isinstance(exc, IntegrityError):
+        return False
+    code, sqlstate = _codes(exc)
+    return _duplicate_key(exc, code, sqlstate)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by the data of a statement, not the database.
+
+    True for DataError, a non-duplicate IntegrityError, MySQL 1406 (too long),
+    1264 (out of range), 1366 (incorrect string), 1153 (packet too big) and
+    their kin, and PostgreSQL SQLSTATE class 22.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    code, sqlstate = _codes(exc)
+    if code in _MYSQL_DATA:
+        return True
+    if sqlstate is not None and sqlstate.startswith("22"):
+        return True
+    if isinstance(exc, DataError):
+        return True
+    return isinstance(exc, IntegrityError) and not _duplicate_key(exc, code, sqlstate)
+
+
+def _classify(exc: DBAPIError) -> str:
+    """'retry' (contention), 'gone' (unreachable), 'data' or 'fatal'."""
+    orig = exc.orig
+    code, sqlstate = _codes(exc)
     if sqlstate in _PG_RETRY or code in _MYSQL_RETRY:
         return "retry"
+    if is_data_error(exc):
+        return "data"
     if isinstance(exc, IntegrityError):
         return "retry"  # a concurrent writer won a race the next attempt will see
     text = str(orig).lower()
@@ -335,7 +404,7 @@ def run_transaction(
             delay = min(delay * 2, 1.0)
         except DBAPIError as exc:
             kind = _classify(exc)
-            if kind == "fatal":
+            if kind in ("fatal", "data"):
                 raise
             if kind == "gone":
                 raise DatabaseUnavailable(

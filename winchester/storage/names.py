@@ -7,10 +7,11 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from winchester.storage import schema
 from winchester.storage.dialect import insert_ignore
 from winchester.storage.engine import run_transaction
 
-__all__ = ["NameCache"]
+__all__ = ["NameCache", "event_type_names", "trait_names"]
 
 
 class NameCache:
@@ -65,3 +66,13 @@ class NameCache:
             )
         )
         return {name: id_ for name, id_ in rows}
+
+
+def event_type_names() -> NameCache:
+    """A cache of event type name ids."""
+    return NameCache(schema.event_type)
+
+
+def trait_names() -> NameCache:
+    """A cache of trait name ids."""
+    return NameCache(schema.trait_name)

@@ -37,6 +37,9 @@ Bookkeeping
     ``clock`` keeps the event-time high-water mark; ``trigger_counter`` the
     per-trigger counters every process adds to.
 
+``message_id`` and the interned names compare exactly (case, accents and
+trailing spaces count) on every backend: :class:`ExactText`.
+
 All times are UTC, stored without zone, with microseconds (``DATETIME(6)`` on
 MySQL/MariaDB), and come back as aware UTC datetimes.
 """
@@ -81,6 +84,40 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         )
 
 
+class ExactText(sa.types.TypeDecorator[str]):
+    """A VARCHAR compared exactly: case, accents and trailing spaces count.
+
+    MariaDB's default collation (``utf8mb4_general_ci``, PAD SPACE) holds ``abc``,
+    ``ABC`` and ``abc `` equal, so a unique key would take two message ids or
+    names for one (a duplicate that is not one, a name with no id of its own).
+    On MariaDB the column is ``utf8mb4_nopad_bin``, on MySQL ``utf8mb4_0900_bin``;
+    elsewhere text compares exactly already.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(
+                mysql.VARCHAR(self.length, collation=exact_collation(dialect))
+            )
+        return dialect.type_descriptor(sa.String(self.length))
+
+
+def exact_collation(dialect: Dialect) -> str:
+    """The binary, NO PAD collation of utf8mb4 on this MySQL or MariaDB."""
+    return (
+        "utf8mb4_nopad_bin"
+        if getattr(dialect, "is_mariadb", False)
+        else ("utf8mb4_0900_bin")
+    )
+
+
 #: 64-bit auto-increment keys (SQLite only auto-increments INTEGER PRIMARY KEY).
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 #: Large text: TEXT is 64 KiB on MySQL, so use MEDIUMTEXT (16 MiB) there.
@@ -99,21 +136,21 @@ event_type = sa.Table(
     "event_type",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", ExactText(255), nullable=False, unique=True),
 )
 
 trait_name = sa.Table(
     "trait_name",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("name", ExactText(255), nullable=False, unique=True),
 )
 
 event = sa.Table(
     "event",
     metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("message_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("message_id", ExactText(128), nullable=False, unique=True),
     sa.Column(
         "event_type_id", sa.Integer, sa.ForeignKey("event_type.id"), nullable=False
     ),

@@ -42,6 +42,7 @@ ORIGINAL_KEYS = {
     "logging_config",
 }
 NEW_KEYS = {"distiller_ceilometer", "clock", "max_attempts", "lease_seconds"}
+NEW_KEYS |= {"clock_max_skew", "max_notification_size"}  # ingest hardening
 
 
 def load(write: Write, text: str, warn: list[ConfigWarning] | None = None) -> Any:
@@ -97,6 +98,10 @@ def test_defaults(write: Write, tmp_path: Path) -> None:
         "wall",
         5,
         300.0,
+    )
+    assert (settings.clock_max_skew, settings.max_notification_size) == (
+        86400.0,
+        1048576,
     )
     defaults = {s.name: s.default for s in SETTINGS}
     assert defaults["database"] is REQUIRED

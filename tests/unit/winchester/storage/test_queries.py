@@ -1,0 +1,67 @@
+"""The API's lookups against every reachable database: one event, one stream."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from winchester.clock import FixedClock
+from winchester.ingest import TriggerManager
+from winchester.states import StreamState
+from winchester.storage import queries
+from winchester.storage.engine import connect
+from winchester.storage.migrate import upgrade
+
+from .helpers import T0, DayTrigger, event
+
+
+@pytest.fixture
+def engine(database_url: str) -> Engine:
+    engine = connect(database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_event_by_message_id_and_by_id(engine: Engine) -> None:
+    TriggerManager(engine, [], FixedClock(T0)).add_events([event(1, ratio=0.5)])
+    with engine.connect() as conn:
+        found = queries.event_by_message_id(conn, "msg-1")
+        assert found is not None
+        assert queries.event_by_id(conn, found.id) == found
+        assert queries.event_by_message_id(conn, "msg-2") is None
+        assert queries.event_by_id(conn, found.id + 1000) is None
+    assert (found.message_id, found.event_type) == ("msg-1", "compute.instance.update")
+    assert found.generated == T0 + timedelta(seconds=1)
+    assert found.traits == {
+        "instance_id": "i-1",
+        "memory_mb": 512,
+        "launched_at": T0,
+        "ratio": 0.5,
+    }
+
+
+def test_stream_by_id(engine: Engine) -> None:
+    manager = TriggerManager(engine, [DayTrigger(needed=1)], FixedClock(T0))
+    manager.add_events([event(1), event(2, "compute.instance.exists")])
+    with engine.connect() as conn:
+        stream = queries.stream_by_id(conn, 1)
+        assert queries.stream_by_id(conn, 99) is None
+    assert stream is not None
+    assert (stream.trigger_name, stream.state) == (
+        "per_instance_day",
+        StreamState.ACTIVE,
+    )
+    assert stream.distinguishing_traits == {
+        "instance_id": "i-1",
+        "day": T0.replace(hour=0),
+    }
+    assert stream.event_count == 2
+    assert (stream.first_event, stream.last_event) == (
+        T0 + timedelta(seconds=1),
+        T0 + timedelta(seconds=2),
+    )
+    assert stream.fire_timestamp == T0
+    assert stream.expire_timestamp == T0 + timedelta(seconds=2, hours=2)

@@ -1,0 +1,36 @@
+"""max_notification_size and clock_max_skew reach the manager from winchester.yaml."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from tests.support.settings import write_settings
+from winchester.build import build_trigger_manager
+from winchester.config.settings import WinchesterSettings
+from winchester.ingest import (
+    DEFAULT_CLOCK_MAX_SKEW,
+    DEFAULT_MAX_NOTIFICATION_SIZE,
+)
+from winchester.storage.migrate import upgrade
+
+
+def test_defaults_and_settings_reach_the_manager(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    default = build_trigger_manager(
+        WinchesterSettings.load(write_settings(tmp_path / "a", url))
+    )
+    assert default.max_notification_size == DEFAULT_MAX_NOTIFICATION_SIZE
+    assert default.clock_max_skew == DEFAULT_CLOCK_MAX_SKEW
+    default.engine.dispose()
+    path = write_settings(
+        tmp_path / "b", url, max_notification_size=2048, clock_max_skew=60
+    )
+    manager = build_trigger_manager(WinchesterSettings.load(path))
+    upgrade(manager.engine)
+    assert manager.clock_max_skew == timedelta(seconds=60)
+    result = manager.add_notifications([b"x" * 4096])
+    assert result.rejected == [
+        (0, "notification is 4096 bytes; max_notification_size is 2048")
+    ]
+    manager.engine.dispose()

@@ -1,0 +1,115 @@
+"""Events: the batch insert that skips duplicates, and the trait index rows.
+
+Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
+
+* :func:`insert_events` inserts rows whose ``message_id`` is not stored yet and
+  returns the ids of **only** the rows it inserted, exactly, on every backend.
+  PostgreSQL and SQLite: ``INSERT ... ON CONFLICT (message_id) DO NOTHING
+  RETURNING``. MariaDB's ``RETURNING`` cannot tell new rows from duplicates
+  under ``ON DUPLICATE KEY UPDATE``, so there a plain ``INSERT`` is tried
+  first (a batch of new events, the usual case, costs one statement); a
+  duplicate key rolls back only that statement (InnoDB), and then the stored
+  ``message_id`` values are read with a locking read (``LOCK IN SHARE MODE``:
+  it waits for another writer's uncommitted row of the same key, then sees it)
+  and the rest inserted again, in the same transaction, until none clashes.
+  Nothing but the duplicate key is ever ignored: a bad value is an error.
+* Rows are sent in chunks of at most ``chunk_bytes`` of traits JSON and
+  ``CHUNK_ROWS`` rows (one statement each), so a batch of large events never
+  makes one statement larger than the server's packet.
+* :func:`insert_trait_index` writes ``(name_id, value_hash, event_id)`` rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from winchester.storage import schema
+from winchester.storage.bulk import bulk_insert
+from winchester.storage.dialect import insert_ignore, returns_new_only
+from winchester.storage.engine import StartOver, is_duplicate_key
+
+__all__ = ["CHUNK_BYTES", "CHUNK_ROWS", "insert_events", "insert_trait_index"]
+
+#: Traits JSON per INSERT statement (well under MariaDB's 16 MiB packet).
+CHUNK_BYTES = 4 * 1024 * 1024
+#: Rows per INSERT statement (under SQLAlchemy's 1000-row page: one statement).
+CHUNK_ROWS = 500
+_RACES = 10  # duplicate-key races per chunk before the transaction starts over
+_TRAIT_INDEX_COLUMNS = ("name_id", "value_hash", "event_id")
+
+
+def _chunks(
+    rows: Sequence[dict[str, Any]], limit: int
+) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        length = len(row["traits"])
+        if chunk and (size + length > limit or len(chunk) >= CHUNK_ROWS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += length
+    if chunk:
+        yield chunk
+
+
+def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
+    column = schema.event.c.message_id
+    query = sa.select(column).where(column.in_(message_ids)).with_for_update(read=True)
+    return set(conn.execute(query).scalars())
+
+
+def insert_events(
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    *,
+    chunk_bytes: int = CHUNK_BYTES,
+) -> tuple[dict[str, int], int]:
+    """Insert rows of distinct ``message_id``; ``({message_id: id} new, statements)``.
+
+    A row is ``message_id``, ``event_type_id``, ``generated``, ``traits`` (JSON).
+    """
+    table = schema.event
+    new: dict[str, int] = {}
+    statements = 0
+    if returns_new_only(conn):
+        statement = insert_ignore(conn, table, ["message_id"]).returning(
+            table.c.id, table.c.message_id
+        )
+        for chunk in _chunks(rows, chunk_bytes):
+            new.update({mid: id_ for id_, mid in conn.execute(statement, chunk)})
+            statements += 1
+        return new, statements
+    plain = table.insert().returning(table.c.id, table.c.message_id)
+    for chunk in _chunks(rows, chunk_bytes):
+        pending = chunk
+        for race in range(_RACES):
+            if race:  # a duplicate key: leave out the rows already stored
+                ids = [row["message_id"] for row in pending]
+                stored = _stored_message_ids(conn, ids)
+                statements += 1
+                pending = [row for row in pending if row["message_id"] not in stored]
+                if not pending:
+                    break
+            try:
+                inserted = conn.execute(plain, pending).all()
+            except sa.exc.IntegrityError as exc:
+                if not is_duplicate_key(exc):
+                    raise
+                continue  # stored already, or by another writer just now
+            statements += 1
+            new.update({mid: id_ for id_, mid in inserted})
+            break
+        else:
+            raise StartOver("events kept racing with another writer")
+    return new, statements
+
+
+def insert_trait_index(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
+    """Insert ``(name_id, value_hash, event_id)`` trait index rows."""
+    bulk_insert(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, rows)

@@ -1,0 +1,167 @@
+"""Streams at ingest: lock the open ones, open new ones, grow them.
+
+Transaction rules (all inside the ingest transaction):
+
+* :func:`lock_open` reads the open streams of a batch's keys with
+  ``SELECT ... FOR UPDATE``, **in key order** (so two ingesters lock in the same
+  order and cannot deadlock on each other), so a pipeline worker cannot claim one
+  between our read and our write.
+* :func:`create` opens streams; the UNIQUE ``open_key`` makes two writers agree
+  on one stream per key: a key another writer opened in the meantime raises
+  :class:`~winchester.storage.engine.StartOver` (PostgreSQL, SQLite: ``ON
+  CONFLICT DO NOTHING`` inserted fewer rows) or a duplicate-key error (MariaDB:
+  a plain ``INSERT``), and both make the whole transaction run again, when the
+  winner's stream is found open and extended.
+* :func:`close_keys` closes the key of open streams that expired (they keep
+  their state; a pipeline worker expires them).
+* :func:`update` writes the new span, expiry, fire time and counts computed by
+  :mod:`winchester.stream_math`; :func:`link_events` adds ``stream_event`` rows;
+  :func:`add_dist_traits` indexes a new stream's distinguishing values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from winchester.storage import schema
+from winchester.storage.bulk import bulk_insert
+from winchester.storage.dialect import insert_ignore, returns_new_only
+from winchester.storage.engine import StartOver
+
+__all__ = [
+    "add_dist_traits",
+    "close_keys",
+    "closed_keys",
+    "create",
+    "link_events",
+    "lock_open",
+    "update",
+]
+
+_CHUNK = 500  # keys per IN (...) list
+_OPEN_COLUMNS = (
+    "id",
+    "open_key",
+    "first_event",
+    "last_event",
+    "expire_timestamp",
+    "fire_timestamp",
+    "event_count",
+    "fire_counts",
+)
+
+
+def lock_open(
+    conn: Connection, keys: Sequence[str]
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """Lock the open streams of ``keys``; ``({open_key: row}, statements)``."""
+    stream = schema.stream
+    columns = [stream.c[name] for name in _OPEN_COLUMNS]
+    found: dict[str, dict[str, Any]] = {}
+    ordered = sorted(keys)
+    statements = 0
+    for start in range(0, len(ordered), _CHUNK):
+        chunk = ordered[start : start + _CHUNK]
+        rows = conn.execute(
+            sa.select(*columns)
+            .where(stream.c.open_key.in_(chunk))
+            .order_by(stream.c.open_key)
+            .with_for_update()
+        ).mappings()
+        found.update({row["open_key"]: dict(row) for row in rows})
+        statements += 1
+    return found, statements
+
+
+def close_keys(conn: Connection, stream_ids: Sequence[int]) -> int:
+    """Close the key of these (expired) open streams; statements run."""
+    if not stream_ids:
+        return 0
+    stream = schema.stream
+    conn.execute(
+        stream.update().where(stream.c.id.in_(list(stream_ids))).values(open_key=None)
+    )
+    return 1
+
+
+def create(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """Open streams (rows from :func:`winchester.stream_math.new_stream_row`).
+
+    Returns ``{open_key: stream id}``. Raises ``StartOver`` (or a duplicate-key
+    error) when another writer opened one of these keys first.
+    """
+    if not rows:
+        return {}
+    stream = schema.stream
+    if returns_new_only(conn):
+        statement = insert_ignore(conn, stream, ["open_key"])
+    else:
+        statement = stream.insert()
+    opened = {
+        open_key: id_
+        for id_, open_key in conn.execute(
+            statement.returning(stream.c.id, stream.c.open_key), list(rows)
+        )
+    }
+    if len(opened) != len(rows):
+        raise StartOver("a stream this batch needs was opened concurrently")
+    return opened
+
+
+def closed_keys(conn: Connection, dist_keys: Sequence[str]) -> tuple[set[str], int]:
+    """The keys among ``dist_keys`` that already had a stream, now closed."""
+    stream = schema.stream
+    closed: set[str] = set()
+    statements = 0
+    for start in range(0, len(dist_keys), _CHUNK):
+        chunk = list(dist_keys[start : start + _CHUNK])
+        closed.update(
+            conn.execute(
+                sa.select(stream.c.dist_key)
+                .where(stream.c.dist_key.in_(chunk), stream.c.open_key.is_(None))
+                .distinct()
+            ).scalars()
+        )
+        statements += 1
+    return closed, statements
+
+
+def update(conn: Connection, updates: Sequence[dict[str, Any]]) -> int:
+    """Write grown streams (rows from :func:`winchester.stream_math.extend`)."""
+    if not updates:
+        return 0
+    stream = schema.stream
+    conn.execute(
+        stream.update()
+        .where(stream.c.id == sa.bindparam("b_id"))
+        .values(
+            first_event=sa.bindparam("first_event"),
+            last_event=sa.bindparam("last_event"),
+            expire_timestamp=sa.bindparam("expire_timestamp"),
+            fire_timestamp=sa.bindparam("fire_timestamp"),
+            event_count=sa.bindparam("event_count"),
+            fire_counts=sa.bindparam("fire_counts"),
+        ),
+        list(updates),
+    )
+    return len(updates)
+
+
+def link_events(conn: Connection, links: Sequence[tuple[int, int]]) -> int:
+    """Insert ``(stream_id, event_id)`` rows."""
+    if not links:
+        return 0
+    bulk_insert(conn, schema.stream_event, ("stream_id", "event_id"), links)
+    return 1
+
+
+def add_dist_traits(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ``{stream_id, name_id, value_hash}`` distinguishing-trait rows."""
+    if not rows:
+        return 0
+    conn.execute(schema.stream_dist_trait.insert(), list(rows))
+    return 1
