@@ -19,36 +19,30 @@ Rules:
   be given as the server's text, as a mapping ``{name: value}`` or as a list of
   ``name:value`` items (joined with ``;``).
 * Answers are decoded from the typed JSON encoding: datetimes come back as aware
-  UTC :class:`~datetime.datetime` values (:func:`object_hook`); other tagged
-  values (a ``timex.TimeRange`` trait) stay dicts.
+  UTC :class:`~datetime.datetime` values
+  (:func:`~klugman.transport.object_hook`); other tagged values (a
+  ``timex.TimeRange`` trait) stay dicts.
 * Every failure is one of :mod:`klugman.errors`; nothing else escapes a method
   (a bug aside). The token, when given, is sent on every request as
   ``Authorization: Bearer <token>`` and never appears in a message.
-* One HTTP connection per request (gunicorn's sync workers close it anyway); no
-  retries - a caller that wants them catches :class:`~klugman.errors.Unreachable`.
+* One HTTP connection per request, no retries (:mod:`klugman.transport`) - a
+  caller that wants them catches :class:`~klugman.errors.Unreachable`.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
-import logging
-import socket
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote
 
-from klugman.errors import NotFound, ServerError, Unreachable, for_status
-from stacktach.exceptions import TimestampError
-from stacktach.timeutils import parse_timestamp
+from klugman.errors import ServerError
+from klugman.transport import Transport, iso_utc, object_hook, query_text
 
 __all__ = [
     "DEFAULT_URL", "MAX_LIMIT", "Client", "TraitFilter", "iso_utc", "join_traits",
     "object_hook",
 ]  # fmt: skip
-
-LOG = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 #: The largest page a server serves by default (``api.max_limit``; more is a 400).
@@ -58,43 +52,6 @@ TraitFilter = str | Mapping[str, object] | Sequence[str]
 Row = dict[str, Any]
 
 
-def iso_utc(value: datetime) -> str:
-    """``value`` as ISO 8601 UTC, ``2026-12-01T00:00:00Z`` (``.ffffff`` when not 0).
-
-    The shortest form every ISO 8601 parser accepts; a naive value is taken as UTC.
-    """
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}"
-    return text + "Z"
-
-
-def object_hook(obj: dict[str, Any]) -> Any:
-    """Decode the API's typed datetimes; leave every other object (and tag) as is.
-
-    Only the datetime tag, so that what a client decodes does not depend on which
-    other decoders happen to be registered with :mod:`stacktach.jsonutil` in the
-    process; re-encoding with :func:`stacktach.jsonutil.dumps` gives the
-    server's JSON back.
-    """
-    if obj.get("__type__") == "datetime" and isinstance(obj.get("datetime"), str):
-        try:
-            return parse_timestamp(obj["datetime"])
-        except TimestampError:
-            return obj
-    return obj
-
-
-def _text(value: object) -> str:
-    if isinstance(value, datetime):
-        return iso_utc(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def join_traits(traits: TraitFilter | None) -> str | None:
     """The server's ``name:value;name:value`` text for a trait filter (None: none)."""
     if traits is None:
@@ -102,7 +59,7 @@ def join_traits(traits: TraitFilter | None) -> str | None:
     if isinstance(traits, str):
         items = [traits]
     elif isinstance(traits, Mapping):
-        items = [f"{name}:{_text(value)}" for name, value in traits.items()]
+        items = [f"{name}:{query_text(value)}" for name, value in traits.items()]
     else:
         items = list(traits)
     parts = [part.strip() for item in items for part in item.split(";")]
@@ -120,16 +77,23 @@ class Client:
     def __init__(
         self, url: str = DEFAULT_URL, token: str | None = None, timeout: float = 30.0
     ) -> None:
-        parts = urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {url!r}")
-        self.url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
-        self._prefix = parts.path.rstrip("/")
-        self.token = token or None
-        self.timeout = timeout
+        self._http = Transport(url, token, timeout)
+        self._call = self._http.call
+
+    @property
+    def url(self) -> str:
+        """The API's base URL, normalised (no trailing ``/``)."""
+        return self._http.url
+
+    @property
+    def token(self) -> str | None:
+        """The bearer token sent, if any."""
+        return self._http.token
+
+    @property
+    def timeout(self) -> float:
+        """Seconds allowed for connecting and for each read."""
+        return self._http.timeout
 
     def __repr__(self) -> str:  # never shows the token
         return f"Client({self.url!r})"
@@ -334,86 +298,6 @@ class Client:
             raise ServerError(f'{path}: expected [{{"count": N}}], got {_kind(body)}')
         return count
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, object] | None = None,
-        *,
-        what: str | None = None,
-        ok: tuple[int, ...] = (200,),
-    ) -> Any:
-        target = self._prefix + path
-        query = {k: _text(v) for k, v in (params or {}).items() if v is not None}
-        if query:
-            target += "?" + urlencode(query, quote_via=quote)
-        LOG.debug("%s %s%s", method, self.url, target[len(self._prefix) :])
-        status, reason, data = self._send(method, target)
-        LOG.debug("HTTP %s %s, %d bytes", status, reason, len(data))
-        if status in ok:
-            if status == 204 or not data.strip():
-                return None
-            return self._decode(data, path, status)
-        body = self._decode(data, path, status, strict=False)
-        title = description = None
-        if isinstance(body, dict):
-            title = _str_or_none(body.get("title"))
-            description = _str_or_none(body.get("description"))
-        cls = for_status(status)
-        if description:
-            message = description
-        elif cls is NotFound and what:
-            message = f"{what} not found"
-        else:
-            message = title or f"HTTP {status} {reason}".strip()
-        raise cls(
-            message, status=status, title=title, description=description, body=body
-        )
-
-    def _send(self, method: str, target: str) -> tuple[int, str, bytes]:
-        headers = {"Accept": "application/json", "User-Agent": "klugman"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        connection_class = (
-            http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        )
-        conn = connection_class(self._host, self._port, timeout=self.timeout)
-        try:
-            conn.request(method, target, headers=headers)
-            response = conn.getresponse()
-            return response.status, response.reason, response.read()
-        except TimeoutError:
-            raise Unreachable(
-                f"{self.url}: no answer within {self.timeout:g} s"
-            ) from None
-        except socket.gaierror as exc:
-            raise Unreachable(f"{self.url}: unknown host ({exc.strerror})") from None
-        except ConnectionRefusedError:
-            raise Unreachable(
-                f"{self.url}: connection refused (is quince-api running there?)"
-            ) from None
-        except http.client.RemoteDisconnected:
-            raise Unreachable(f"{self.url}: the server closed the connection") from None
-        except OSError as exc:
-            raise Unreachable(f"{self.url}: {exc.strerror or exc}") from None
-        except http.client.HTTPException as exc:
-            raise ServerError(
-                f"{self.url}: not an HTTP answer ({type(exc).__name__})"
-            ) from None
-        finally:
-            conn.close()
-
-    def _decode(self, data: bytes, path: str, status: int, strict: bool = True) -> Any:
-        try:
-            return json.loads(data, object_hook=object_hook)
-        except ValueError:
-            if not strict:
-                return None
-            raise ServerError(
-                f"{path}: HTTP {status} but the answer is not JSON "
-                f"(is {self.url} the StackTach API?)"
-            ) from None
-
 
 def _stream_filters(
     state: str | None,
@@ -462,7 +346,3 @@ def _kind(body: Any) -> str:
     if isinstance(body, list):
         return f"a list of {len(body)}"
     return type(body).__name__
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None

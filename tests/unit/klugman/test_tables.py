@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -133,7 +134,8 @@ def test_terminal_width_follows_columns_else_no_limit_in_a_pipe(
     monkeypatch.setenv("COLUMNS", "72")
     assert terminal_width() == 72
     monkeypatch.delenv("COLUMNS")
-    assert terminal_width() is None  # pytest captures stdout: not a terminal
+    monkeypatch.setattr("sys.stdout", io.StringIO())  # a pipe: not a terminal
+    assert terminal_width() is None
 
 
 def test_stream_table_shows_times_and_distinguishing_traits() -> None:
