@@ -565,6 +565,9 @@ def test_every_option_against_the_live_server(live: Live) -> None:
     assert as_json(live, "streams", "--limit", "2") == json.loads(
         ok(live, "streams", "--limit", "2", "--json").stdout
     )
+    debug = ok(live, "--token", TOKEN, "--debug", "count", "events")
+    assert f"GET {live.url}/v1/events/count" in debug.stderr
+    assert TOKEN not in debug.stderr + debug.stdout
     narrow = ok(live, "events", "--limit", "5", columns="80").stdout
     assert all(len(line) <= 80 for line in narrow.splitlines())
     assert "…" in narrow
