@@ -101,7 +101,8 @@ def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
 _TRAITS_HELP = (
     "Trait filter NAME:VALUE or NAME:TYPE:VALUE (TYPE: text, int, float, datetime); "
-    "several with ';' between them or the option repeated (all must match)."
+    "several with ';' between them or the option repeated (all must match). "
+    "For streams, their distinguishing traits."
 )
 
 stream_filters = _stack(
@@ -155,6 +156,7 @@ paging_options = _stack(
     click.option(
         "--limit",
         type=click.IntRange(min=1),
+        metavar="N",
         help=f"Rows per page (server default 200, at most api.max_limit: {MAX_LIMIT}).",
     ),
     click.option(
