@@ -9,31 +9,51 @@ One :meth:`PipelineWorker.run_once` pass:
    and for each runs its trigger's ``fire_pipeline``/``expire_pipeline``:
    ``handle_events`` on every handler, then ``commit`` on every handler (side
    effects), or ``rollback`` if a ``handle_events`` failed;
-3. finishes the streams that succeeded in **one transaction** that also stores
-   (and matches against the triggers) the new events their handlers emitted;
-   records failures (retry with backoff, or error with the reason);
-4. trims old events when ``trim_events`` is on.
+3. **finishes each stream as soon as its pipeline is done**, in small groups
+   (up to ``complete_group`` streams, 100 by default, and never later than
+   ``complete_after`` seconds after the first of the group finished): one
+   transaction completes the group and stores (and matches against the
+   triggers) the new events their handlers emitted; failures are recorded
+   the same way (retry with backoff, or error with the reason);
+4. trims old events when ``trim_events`` is on
+   (:class:`winchester.storage.retention.EventTrimmer`).
+
+While a batch is worked on, a :class:`~winchester.lease_renewer.LeaseRenewer`
+renews the leases of the streams not finished yet every third of the lease, so
+a handler slower than the lease keeps its streams. A stream whose lease another
+worker took over is skipped, and its side effects are not committed (ownership
+is checked just before ``commit``); both count as ``lost leases``.
 
 Handlers are built **once** per worker, when it starts (a bad handler or
 parameter is a configuration error then, not a failure on the first stream).
-A stream whose trigger or pipeline is unknown goes to error with the reason and
-nothing runs. A failing ``commit`` is an error of the stream (retried, then
-``error``), never swallowed. Side effects happen before the stream is marked
-done, so a worker that dies in between leaves the stream to be run again: that
-is why ``commit`` must be idempotent.
+A stream whose trigger is no longer defined (removed from ``triggers.yaml``
+while its streams were open) goes to error with the reason, nothing runs, and
+one WARNING per trigger says so (with the count; later streams of it are only
+counted); ``pipeline-worker --reset-errors`` brings them back once the trigger
+is defined again. A stream whose pipeline is unknown goes to error likewise.
+A new event a handler emits without what an event needs (``event_type``,
+``message_id``, ``timestamp``) fails the run before any ``commit``. A failing
+``commit`` is an error of the stream (retried, then ``error``), never
+swallowed. Side effects happen before the stream is marked done, so a worker
+that dies in between leaves the stream to be run again: that is why ``commit``
+must be idempotent.
+
+Statistics: :meth:`PipelineWorker.report` logs one line every
+``statistics_period`` with the counters of the period ("last N s") and the
+totals since the worker started.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from distiller import Event
@@ -41,19 +61,34 @@ from distiller.convert import to_text
 from stacktach.exceptions import ConfigError
 from stacktach.timeutils import parse_timestamp
 from winchester.clock import Clock
-from winchester.handlers.base import PipelineHandler
-from winchester.ingest import TriggerManager
-from winchester.storage import lifecycle, schema
+from winchester.handlers.base import PipelineHandler, worst_case_seconds
+from winchester.ingest import IngestResult, Prepared, TriggerManager
+from winchester.lease_renewer import LeaseRenewer
+from winchester.storage import lifecycle
 from winchester.storage.engine import run_transaction
 from winchester.storage.lifecycle import Backoff, Claimed
-from winchester.storage.names import NameCache
-from winchester.storage.values import decode_traits, value_hash
+from winchester.storage.retention import EventTrimmer
 
 __all__ = ["PipelineWorker", "TrimSettings", "build_pipelines"]
 
 LOG = logging.getLogger(__name__)
 
 _ENVELOPE = ("event_type", "message_id", "timestamp")
+
+#: The statistics a report shows, in order: counter key -> label.
+STATISTICS = {
+    "loaded": "loaded",
+    "fired": "fired",
+    "expired": "expired",
+    "retries": "retries",
+    "errors": "errors",
+    "undefined_trigger": "undefined-trigger errors",
+    "lease_takeovers": "lease takeovers",
+    "lost_leases": "lost leases",
+    "commits_skipped": "commits skipped",
+    "new_events": "new events",
+    "trimmed": "trimmed",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +99,13 @@ class _Failure:
     permanent: bool = False
 
 
+class _Lost:
+    """The stream's lease is no longer ours: nothing was committed."""
+
+
+_LOST = _Lost()
+
+
 @dataclass(frozen=True, slots=True)
 class TrimSettings:
     """``trim_events*``: delete events older than ``age(timestamp=now)``."""
@@ -72,13 +114,41 @@ class TrimSettings:
     batch_size: int = 100
 
 
+@dataclass(slots=True)
+class _Group:
+    """Streams whose pipeline is done, waiting for their finishing transaction."""
+
+    done: list[tuple[Claimed, list[Event]]] = field(default_factory=list)
+    failed: list[tuple[Claimed, _Failure]] = field(default_factory=list)
+    since: float | None = None
+
+    def __len__(self) -> int:
+        return len(self.done) + len(self.failed)
+
+    def add(self) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+
+
+class _Regroup(Exception):
+    """Some streams of a group were lost: finish again with only ``held``."""
+
+    def __init__(self, held: list[int]) -> None:
+        super().__init__(held)
+        self.held = held
+
+
 def build_pipelines(
-    pipelines: Mapping[str, Sequence[Any]], resolve: Callable[[str], Any]
+    pipelines: Mapping[str, Sequence[Any]],
+    resolve: Callable[[str], Any],
+    *,
+    lease_seconds: float | None = None,
 ) -> dict[str, list[PipelineHandler]]:
     """Instantiate every pipeline's handlers once (``ConfigError`` if one fails).
 
     ``pipelines`` maps a name to handler specs with ``.name`` and ``.params``;
-    ``resolve`` turns a handler name into its class.
+    ``resolve`` turns a handler name into its class. With ``lease_seconds``, a
+    handler whose worst case is longer is logged at WARNING (as check-config).
     """
     built: dict[str, list[PipelineHandler]] = {}
     for pipeline, specs in pipelines.items():
@@ -92,8 +162,25 @@ def build_pipelines(
                     f"handler {spec.name!r}: {exc}", key=f"{pipeline}.{spec.name}"
                 ) from None
             handlers.append(handler)
+            if lease_seconds is not None:
+                _warn_lease(pipeline, spec, factory, lease_seconds)
         built[pipeline] = handlers
     return built
+
+
+def _warn_lease(pipeline: str, spec: Any, factory: Any, lease_seconds: float) -> None:
+    seconds = worst_case_seconds(factory, spec.params or {})
+    if seconds > lease_seconds:
+        LOG.warning(
+            "pipeline %s: handler %s can take up to %g s per run, longer than "
+            "lease_seconds (%g s); leases are renewed meanwhile, but raise "
+            "lease_seconds to at least %g",
+            pipeline,
+            spec.name,
+            seconds,
+            lease_seconds,
+            seconds,
+        )
 
 
 class PipelineWorker:
@@ -110,10 +197,13 @@ class PipelineWorker:
         name: str = "pipeline-worker",
         batch_size: int = 1000,
         lease: timedelta = timedelta(seconds=300),
+        renew_every: float | None = None,
         max_attempts: int = 5,
         backoff: Backoff | None = None,
         purge_completed: bool = True,
         trim: TrimSettings | None = None,
+        complete_group: int = 100,
+        complete_after: float = 1.0,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.engine = engine
@@ -124,13 +214,25 @@ class PipelineWorker:
         self.name = name
         self.batch_size = batch_size
         self.lease = lease
+        self.renew_every = renew_every
         self.max_attempts = max_attempts
         self.backoff = backoff or Backoff()
         self.purge_completed = purge_completed
         self.trim = trim
+        self.complete_group = max(1, complete_group)
+        self.complete_after = complete_after
         self.wall = wall
+        #: Counters of the current statistics period (reset by :meth:`report`).
         self.stats: Counter[str] = Counter()
-        self._trait_names = NameCache(schema.trait_name)
+        #: Counters since the worker started.
+        self.totals: Counter[str] = Counter()
+        #: Streams put in error because their trigger is not defined, per trigger.
+        self.undefined_triggers: Counter[str] = Counter()
+        self._trimmer = (
+            EventTrimmer(engine, batch_size=trim.batch_size) if trim else None
+        )
+        self._period_start = time.monotonic()
+        self._claimed_until = datetime.min.replace(tzinfo=UTC)
 
     # ------------------------------------------------------------------ loop
 
@@ -146,7 +248,7 @@ class PipelineWorker:
             ),
             what="lease takeover",
         )
-        self.stats["lease_takeovers"] += taken
+        self._count("lease_takeovers", taken)
         done = 0
         for kind in (lifecycle.FIRE, lifecycle.EXPIRE):
             claimed = self._claim(kind)
@@ -154,7 +256,7 @@ class PipelineWorker:
                 self._process(claimed)
                 done += len(claimed)
         if self.trim is not None:
-            self.stats["trimmed"] += self.trim_events()
+            self._count("trimmed", self.trim_events())
         return done
 
     def run(
@@ -182,22 +284,28 @@ class PipelineWorker:
         self.report()
 
     def report(self) -> None:
-        """Log the statistics since the last report, then reset them."""
+        """Log the period's counters and the totals, then start a new period."""
+        seconds = time.monotonic() - self._period_start
+        period = ", ".join(
+            f"{label} {self.stats[k]}" for k, label in STATISTICS.items()
+        )
+        totals = ", ".join(
+            f"{label} {self.totals[k]}" for k, label in STATISTICS.items()
+        )
         LOG.info(
-            "%s: loaded %d, fired %d, expired %d, retries %d, errors %d, lease "
-            "takeovers %d, lost leases %d, new events %d, trimmed %d",
+            "%s: in the last %.0f s: %s; totals since start: %s",
             self.name,
-            self.stats["loaded"],
-            self.stats["fired"],
-            self.stats["expired"],
-            self.stats["retries"],
-            self.stats["errors"],
-            self.stats["lease_takeovers"],
-            self.stats["lost_leases"],
-            self.stats["new_events"],
-            self.stats["trimmed"],
+            seconds,
+            period,
+            totals,
         )
         self.stats.clear()
+        self._period_start = time.monotonic()
+
+    def _count(self, key: str, n: int = 1) -> None:
+        if n:
+            self.stats[key] += n
+            self.totals[key] += n
 
     # ------------------------------------------------------------------ one batch
 
@@ -216,37 +324,72 @@ class PipelineWorker:
             ),
             what="claim",
         )
-        self.stats["loaded"] += len(claimed)
+        self._count("loaded", len(claimed))
+        self._claimed_until = wall + self.lease
         return claimed
 
     def _process(self, claimed: list[Claimed]) -> None:
-        with self.engine.connect() as conn:
-            events = lifecycle.load_events(conn, [c.id for c in claimed])
-        succeeded: list[Claimed] = []
-        new_events: list[dict[str, Any]] = []
-        failures: list[tuple[Claimed, _Failure]] = []
-        for stream in claimed:
-            outcome = self._run_stream(stream, events.get(stream.id, []))
-            if isinstance(outcome, _Failure):
-                failures.append((stream, outcome))
-            else:
-                succeeded.append(stream)
-                new_events.extend(outcome)
-        if succeeded:
-            self._finish(succeeded, new_events)
-        if failures:
-            self._fail(failures)
+        known = [s for s in claimed if s.trigger_name in self.triggers]
+        undefined = [s for s in claimed if s.trigger_name not in self.triggers]
+        if undefined:
+            self._fail_undefined(undefined)
+        if not known:
+            return
+        renewer = LeaseRenewer(
+            self.engine,
+            owner=self.name,
+            lease=self.lease,
+            wall=self.wall,
+            every=self.renew_every,
+        )
+        renewer.hold([s.id for s in known], self._claimed_until)
+        with renewer:
+            with self.engine.connect() as conn:
+                events = lifecycle.load_events(conn, [c.id for c in known])
+            group = _Group()
+            try:
+                for stream in known:
+                    if renewer.is_lost(stream.id):
+                        continue  # another worker runs it now
+                    outcome = self._run_stream(
+                        stream, events.pop(stream.id, []), renewer
+                    )
+                    if isinstance(outcome, _Lost):
+                        self._count("commits_skipped")
+                        continue
+                    if isinstance(outcome, _Failure):
+                        group.failed.append((stream, outcome))
+                    else:
+                        group.done.append((stream, outcome))
+                    group.add()
+                    if len(group) >= self.complete_group or (
+                        time.monotonic() - (group.since or 0.0) >= self.complete_after
+                    ):
+                        self._flush(group, renewer)
+                        group = _Group()
+                self._flush(group, renewer)
+            finally:
+                self._count("lost_leases", renewer.take_lost_count())
+
+    def _flush(self, group: _Group, renewer: LeaseRenewer) -> None:
+        """Finish a group: complete the streams done, record the failures.
+
+        Streams a renewal found lost since are left to the worker holding them.
+        """
+        renewer.release(s.id for s, _ in group.done)
+        renewer.release(s.id for s, _ in group.failed)
+        done = [item for item in group.done if not renewer.is_lost(item[0].id)]
+        failed = [item for item in group.failed if not renewer.is_lost(item[0].id)]
+        if done:
+            self._finish(done)
+        if failed:
+            self._fail(failed)
 
     def _run_stream(
-        self, stream: Claimed, events: list[dict[str, Any]]
-    ) -> list[dict[str, Any]] | _Failure:
+        self, stream: Claimed, events: list[dict[str, Any]], renewer: LeaseRenewer
+    ) -> list[Event] | _Failure | _Lost:
         """Run one stream's pipeline: its new events, or why it failed."""
-        trigger = self.triggers.get(stream.trigger_name)
-        if trigger is None:
-            return _Failure(
-                f"unknown trigger {stream.trigger_name!r}: no such trigger is loaded",
-                permanent=True,
-            )
+        trigger = self.triggers[stream.trigger_name]
         pipeline_name = (
             trigger.fire_pipeline
             if stream.kind == lifecycle.FIRE
@@ -271,6 +414,12 @@ class PipelineWorker:
         try:
             for handler in handlers:
                 current = handler.handle_events(current, env)
+            # Emitted events are checked before any side effect happens.
+            emitted = [
+                _to_event(event)
+                for event in current
+                if event.get("message_id") not in known
+            ]
         except Exception as exc:
             LOG.warning(
                 "stream %d (%s): pipeline %s failed: %s",
@@ -279,16 +428,18 @@ class PipelineWorker:
                 pipeline_name,
                 exc,
             )
-            for handler in handlers:
-                try:
-                    handler.rollback()
-                except Exception:
-                    LOG.exception(
-                        "stream %d: rollback of %s failed",
-                        stream.id,
-                        type(handler).__name__,
-                    )
+            self._rollback(stream, handlers)
             return _Failure(f"{type(exc).__name__} in handle_events: {exc}")
+        if not renewer.still_held(stream.id):
+            LOG.warning(
+                "stream %d (%s): its lease was taken over by another worker; "
+                "pipeline %s is not committed here",
+                stream.id,
+                stream.trigger_name,
+                pipeline_name,
+            )
+            self._rollback(stream, handlers)
+            return _LOST
         for handler in handlers:
             try:
                 handler.commit()
@@ -302,32 +453,63 @@ class PipelineWorker:
                 )
                 kind = type(handler).__name__
                 return _Failure(f"commit of {kind} failed: {type(exc).__name__}: {exc}")
-        return [event for event in current if event.get("message_id") not in known]
+        return emitted
 
-    def _finish(self, streams: list[Claimed], new_events: list[dict[str, Any]]) -> None:
-        by_id = {s.id: s for s in streams}
-        prepared = (
-            self.manager.prepare([_to_event(e) for e in new_events])
-            if new_events
-            else None
-        )
+    @staticmethod
+    def _rollback(stream: Claimed, handlers: list[PipelineHandler]) -> None:
+        for handler in handlers:
+            try:
+                handler.rollback()
+            except Exception:
+                LOG.exception(
+                    "stream %d: rollback of %s failed",
+                    stream.id,
+                    type(handler).__name__,
+                )
 
-        def work(conn: Connection) -> tuple[list[int], int]:
-            held = lifecycle.complete(
-                conn, list(by_id), owner=self.name, purge=self.purge_completed
-            )
-            saved = 0
-            if prepared is not None and held:
-                saved = self.manager.store(conn, prepared).saved
-            return held, saved
-
-        held, saved = run_transaction(self.engine, work, what="finish streams")
-        self.stats["new_events"] += saved
-        self.stats["lost_leases"] += len(by_id) - len(held)
+    def _finish(self, done: list[tuple[Claimed, list[Event]]]) -> None:
+        by_id = {stream.id: stream for stream, _ in done}
+        emitted = {stream.id: new for stream, new in done}
+        wanted = list(by_id)
+        while True:
+            new_events = [e for stream_id in wanted for e in emitted[stream_id]]
+            prepared = self.manager.prepare(new_events) if new_events else None
+            try:
+                held, stored = run_transaction(
+                    self.engine,
+                    functools.partial(self._complete, ids=wanted, prepared=prepared),
+                    what="finish streams",
+                )
+                break
+            except _Regroup as regroup:  # rolled back: store only the held ones' events
+                wanted = regroup.held
+        if stored is not None:
+            self.manager.record(stored)  # committed: the manager's totals, clock
+            for index, reason in stored.rejected:
+                LOG.warning(
+                    "%s: an event a pipeline emitted was not stored (%s): %s",
+                    self.name,
+                    new_events[index].message_id,
+                    reason,
+                )
+        self._count("new_events", stored.saved if stored is not None else 0)
+        self._count("lost_leases", len(by_id) - len(held))
         for stream_id in held:
-            self.stats[
+            self._count(
                 "fired" if by_id[stream_id].kind == lifecycle.FIRE else "expired"
-            ] += 1
+            )
+
+    def _complete(
+        self, conn: Connection, ids: list[int], prepared: Prepared | None
+    ) -> tuple[list[int], IngestResult | None]:
+        held = lifecycle.complete(
+            conn, ids, owner=self.name, purge=self.purge_completed
+        )
+        if prepared is None or not held:
+            return held, None
+        if len(held) != len(ids):
+            raise _Regroup(held)
+        return held, self.manager.store(conn, prepared)
 
     def _fail(self, failures: list[tuple[Claimed, _Failure]]) -> None:
         wall = self.wall()
@@ -353,7 +535,38 @@ class PipelineWorker:
 
         outcome = run_transaction(self.engine, work, what="record failures")
         for state in outcome.values():
-            self.stats["errors" if state.name.endswith("ERROR") else "retries"] += 1
+            self._count("errors" if state.name.endswith("ERROR") else "retries")
+
+    def _fail_undefined(self, streams: list[Claimed]) -> None:
+        """Error the streams of triggers no longer defined; one WARNING per trigger."""
+        failures = [
+            (
+                s,
+                _Failure(
+                    f"unknown trigger {s.trigger_name!r}: no such trigger is "
+                    "defined in triggers.yaml",
+                    permanent=True,
+                ),
+            )
+            for s in streams
+        ]
+        self._fail(failures)
+        counts = Counter(s.trigger_name for s in streams)
+        for trigger, count in sorted(counts.items()):
+            first = trigger not in self.undefined_triggers
+            self.undefined_triggers[trigger] += count
+            self._count("undefined_trigger", count)
+            LOG.log(
+                logging.WARNING if first else logging.DEBUG,
+                "%s: trigger %r is not defined in triggers.yaml: %d of its streams "
+                "put in error (%d so far); define it again, then run "
+                "pipeline-worker --reset-errors --trigger %s",
+                self.name,
+                trigger,
+                count,
+                self.undefined_triggers[trigger],
+                trigger,
+            )
 
     # ------------------------------------------------------------------ retention
 
@@ -361,50 +574,11 @@ class PipelineWorker:
         """Delete one batch of events older than ``trim_events_age`` that belong
         to no stream still open or in progress. Returns how many were deleted."""
         assert self.trim is not None
+        if self._trimmer is None or self._trimmer.batch_size != self.trim.batch_size:
+            self._trimmer = EventTrimmer(self.engine, batch_size=self.trim.batch_size)
         cutoff = self.trim.age(timestamp=self.clock.now())
         cutoff = getattr(cutoff, "timestamp", cutoff)
-        event, link, stream = schema.event, schema.stream_event, schema.stream
-        busy = (
-            sa.select(link.c.event_id)
-            .join(stream, stream.c.id == link.c.stream_id)
-            .where(link.c.event_id == event.c.id, stream.c.state != 6)  # 6: completed
-        )
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(event.c.id, event.c.traits)
-                .where(event.c.generated < cutoff, ~sa.exists(busy))
-                .order_by(event.c.generated)
-                .limit(self.trim.batch_size)
-            ).all()
-            if not rows:
-                return 0
-            traits = {row.id: decode_traits(row.traits) for row in rows}
-            names = self._trait_names.lookup(
-                conn, {n for t in traits.values() for n in t}
-            )
-        keys = [
-            (names[name], value_hash(value), event_id)
-            for event_id, values in traits.items()
-            for name, value in values.items()
-            if name in names
-        ]
-        ids = list(traits)
-
-        def work(conn: Connection) -> int:
-            index = schema.trait_index
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                conn.execute(
-                    index.delete().where(
-                        sa.tuple_(
-                            index.c.name_id, index.c.value_hash, index.c.event_id
-                        ).in_(chunk)
-                    )
-                )
-            conn.execute(link.delete().where(link.c.event_id.in_(ids)))
-            return int(conn.execute(event.delete().where(event.c.id.in_(ids))).rowcount)
-
-        return run_transaction(self.engine, work, what="trim events")
+        return self._trimmer.trim(cutoff)
 
 
 def _to_event(item: dict[str, Any]) -> Event:

@@ -1,4 +1,8 @@
-"""``pipeline-worker``: run pipelines on ready and expired streams."""
+"""``pipeline-worker``: run pipelines on ready and expired streams.
+
+``--reset-errors [--trigger NAME ...]`` instead moves errored streams back to
+retry once their trigger is defined again (:mod:`winchester.reset_errors`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from types import FrameType
 
 import click
 
+from notabene.signals import exit_on_stop_signals
 from stacktach.cli import Command, debug_requested, exit_after
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import setup_logging
@@ -21,6 +26,7 @@ from winchester.config.pipelines import load_pipelines
 from winchester.config.settings import WinchesterSettings
 from winchester.config.triggers import load_triggers
 from winchester.pipeline import PipelineWorker, TrimSettings, build_pipelines
+from winchester.reset_errors import reset_errors_command
 from winchester.storage.engine import DatabaseUnavailable
 from winchester.storage.startup import require_schema
 
@@ -42,7 +48,9 @@ def build_worker(settings: WinchesterSettings, name: str) -> PipelineWorker:
     specs = settings.handler_specs()
     pipelines = load_pipelines(pipelines_path, specs)
     handlers = build_pipelines(
-        pipelines, lambda handler: resolve_handler(specs[handler])
+        pipelines,
+        lambda handler: resolve_handler(specs[handler]),
+        lease_seconds=settings.lease_seconds,
     )
     engine = build_engine(settings)
     clock = make_clock(settings.clock, engine)
@@ -128,6 +136,19 @@ def _daemonize() -> None:
     help="Seconds after SIGTERM/SIGINT before the process exits even if the "
     "current stream has not finished (its lease lapses; another worker retries).",
 )
+@click.option(
+    "--reset-errors",
+    is_flag=True,
+    help="Put errored streams back (error -> retry_fire, expire_error -> "
+    "retry_expire) for every trigger triggers.yaml defines, print how many, exit.",
+)
+@click.option(
+    "--trigger",
+    "triggers",
+    multiple=True,
+    metavar="NAME",
+    help="With --reset-errors: only this trigger's streams (repeatable).",
+)
 def main(
     config: str,
     name: str | None,
@@ -135,6 +156,8 @@ def main(
     daemon: bool,
     startup_timeout: float,
     stop_grace: float,
+    reset_errors: bool,
+    triggers: tuple[str, ...],
 ) -> None:
     """Run the fire and expire pipelines of streams that are ready.
 
@@ -145,7 +168,15 @@ def main(
     exit 0 (within --stop-grace). Exit status 2 for an invalid configuration or
     a database to migrate, 1 when the database cannot be reached at start-up
     (or stays unavailable with --once).
+
+    --reset-errors [--trigger NAME]: once a trigger removed from triggers.yaml
+    is defined again (or another cause of errors is fixed), move its errored
+    streams back to retry and exit (no worker runs).
     """
+    if reset_errors or triggers:
+        reset_errors_command(config, triggers, flag=reset_errors)
+        return
+    exit_on_stop_signals()  # a SIGTERM during start-up: exit 0, nothing claimed yet
     worker_name = name or f"pipeline-worker-{os.uname().nodename}-{os.getpid()}"
     settings = WinchesterSettings.load(config)
     _setup_logging(settings, worker_name, debug_requested())

@@ -35,12 +35,20 @@ def create_table(engine: sa.Engine) -> None:
 
 
 class SideEffectHandler(PipelineHandler):
-    """Commit inserts one row per stream run; ``sleep`` slows handle_events."""
+    """Commit inserts one row per stream run; ``sleep`` slows handle_events,
+    ``commit_sleep`` the commit (before its insert, like a slow POST)."""
 
-    def __init__(self, url: str, sleep: float = 0.0, fail_commit: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        sleep: float = 0.0,
+        fail_commit: bool = False,
+        commit_sleep: float = 0.0,
+    ) -> None:
         self.engine = sa.create_engine(url)
         create_table(self.engine)
         self.sleep = sleep
+        self.commit_sleep = commit_sleep
         self.fail_commit = fail_commit
         self._pending: tuple[int, int] | None = None
 
@@ -57,6 +65,8 @@ class SideEffectHandler(PipelineHandler):
             raise RuntimeError("the side effect failed")
         assert self._pending is not None
         stream_id, count = self._pending
+        if self.commit_sleep:
+            time.sleep(self.commit_sleep)
         with self.engine.begin() as conn:
             conn.execute(
                 side_effects.insert().values(

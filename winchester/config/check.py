@@ -2,7 +2,9 @@
 
 :func:`check_config` loads ``winchester.yaml`` and every file it names - the
 distiller's event definitions, triggers, pipelines - checks that the triggers'
-pipelines exist and that every pipeline handler class imports, and collects
+pipelines exist and that every pipeline handler class imports, warns when a
+handler's worst-case run (its ``worst_case_seconds(params)``) is longer than
+``lease_seconds``, and collects
 every error and warning it finds instead of stopping at the first (a file that
 fails stops only the checks that need it). The database URL is parsed, never
 connected to, but its driver must import (the error names the pip package). A
@@ -22,10 +24,11 @@ from sqlalchemy.engine import make_url
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import check_logging_config
 from winchester.config.diagnostics import ConfigWarning
-from winchester.config.handlers import check_handler
+from winchester.config.handlers import check_handler, resolve_handler
 from winchester.config.pipelines import HandlerSpec, load_pipelines, reference_errors
 from winchester.config.settings import WinchesterSettings, find_file
 from winchester.config.triggers import TriggerDefinition, load_triggers
+from winchester.handlers.base import worst_case_seconds
 from winchester.storage.engine import check_url
 
 __all__ = ["CheckResult", "check_config"]
@@ -109,6 +112,7 @@ def check_config(path: str | Path) -> CheckResult:
             )
         )
     _check_handlers(settings, result)
+    _check_leases(settings, result)
     _check_logging(settings, result)
     _check_database(settings, result)
     return result
@@ -179,6 +183,47 @@ def _check_handlers(settings: WinchesterSettings, result: CheckResult) -> None:
                     line=settings.line_of(key),
                 )
             )
+
+
+def _check_leases(settings: WinchesterSettings, result: CheckResult) -> None:
+    """A WARNING for each handler whose worst case exceeds ``lease_seconds``."""
+    specs = settings.handler_specs()
+    lease = settings.lease_seconds
+    for pipeline, steps in result.pipelines.items():
+        for step in steps:
+            if result.handlers.get(step.name) != "ok":
+                continue
+            try:
+                seconds = worst_case_seconds(
+                    resolve_handler(specs[step.name]), step.params or {}
+                )
+            except ConfigError as exc:
+                result.errors.append(
+                    ConfigError(
+                        exc.reason,
+                        source=step.source,
+                        key=f"{pipeline}.{step.name}.{exc.key or 'params'}",
+                        line=step.line,
+                    )
+                )
+                continue
+            except (TypeError, ValueError):
+                continue
+            if seconds > lease:
+                result.warnings.append(
+                    ConfigWarning(
+                        f"handler {step.name!r} can take up to {seconds:g} s per "
+                        f"run (its retries, waits and timeouts), longer than "
+                        f"lease_seconds ({lease:g} s, {settings.source}); the worker "
+                        "renews its leases while it works, but a worker that stops "
+                        "renewing mid-commit (paused, cut off from the database) "
+                        "lets another run the side effects again: raise "
+                        f"lease_seconds to at least {seconds:g}",
+                        step.source,
+                        step.line,
+                        f"{pipeline}.{step.name}",
+                    )
+                )
 
 
 def _check_logging(settings: WinchesterSettings, result: CheckResult) -> None:

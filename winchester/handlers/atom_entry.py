@@ -14,11 +14,14 @@ An entry (RFC 4287) is what the original StackTach posted::
       <atom:content type="application/json">{...}</atom:content>
     </atom:entry>
 
-(on one line). Unlike the original, every value is XML-escaped, so a ``<`` or
-``&`` in a trait cannot break the document. JSON content is the event with
-datetimes as oslo strings (``2014-05-01 00:45:00.805827``), as notabene
-publishes it. CUF content (``content_format: cuf_xml``) is an XML element, so it
-is embedded as one, as RFC 4287 asks for XML media types.
+(on one line). The documents are built with :mod:`xml.etree.ElementTree`,
+so every value is escaped by the XML library (unlike the original, a ``<``,
+``&`` or quote in a trait cannot break the document), and non-ASCII text is
+kept as UTF-8. Characters XML 1.0 cannot hold at all (most control characters,
+lone surrogates) are dropped. JSON content is the event with datetimes as oslo
+strings (``2014-05-01 00:45:00.805827``), as notabene publishes it. CUF content
+(``content_format: cuf_xml``) is an XML element, so it is embedded as one, as
+RFC 4287 asks for XML media types.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +44,7 @@ __all__ = [
     "CUF_NOVA_NS",
     "CUF_NS",
     "Entry",
+    "cuf_element",
     "cuf_license",
     "cuf_period",
     "cuf_status",
@@ -60,10 +65,8 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 CUF_NS = "http://docs.rackspace.com/core/event"
 CUF_NOVA_NS = "http://docs.rackspace.com/event/nova"
 
-# Characters XML 1.0 cannot hold at all (even escaped).
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-_TO_ESCAPE = re.compile('[&<>"]')
+# Characters XML 1.0 cannot hold at all (even escaped), and lone surrogates.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 #: Nova ``state`` -> CUF status (``active`` and ``resized`` depend on the
 #: ``state_description`` too, see :func:`cuf_status`).
@@ -96,20 +99,48 @@ ACTIVE_STATUS_BY_TASK = {
 UNKNOWN_STATUS = "UNKNOWN"
 
 
-def escape(value: object) -> str:
-    """``value`` as XML text or attribute content (``None`` is empty)."""
+def xml_text(value: object) -> str:
+    """``value`` as text XML can hold (``None`` is empty); escaping is the
+    serializer's job."""
     text = "" if value is None else str(value)
-    text = _NOT_XML.sub("", text)
-    return _TO_ESCAPE.sub(lambda m: _ESCAPES[m.group()], text)
+    return _NOT_XML.sub("", text)
+
+
+def entry_element(
+    *,
+    message_id: str,
+    event_type: str,
+    content: str | ET.Element,
+    content_type: str,
+    title: str | None = None,
+    categories: Iterable[str] = (),
+    original_message_id: object = None,
+) -> ET.Element:
+    """The ``<atom:entry>`` element for one event (see :func:`entry_xml`)."""
+    terms = [*categories, event_type]
+    if original_message_id is not None:
+        terms.append(f"original_message_id:{original_message_id}")
+    entry = ET.Element("atom:entry", {"xmlns:atom": ATOM_NS})
+    ET.SubElement(entry, "atom:id").text = f"urn:uuid:{xml_text(message_id)}"
+    for term in terms:
+        ET.SubElement(entry, "atom:category", {"term": xml_text(term)})
+    ET.SubElement(entry, "atom:title", {"type": "text"}).text = xml_text(
+        event_type if title is None else title
+    )
+    body = ET.SubElement(entry, "atom:content", {"type": xml_text(content_type)})
+    if isinstance(content, ET.Element):
+        body.append(content)
+    else:
+        body.text = xml_text(content)
+    return entry
 
 
 def entry_xml(
     *,
     message_id: str,
     event_type: str,
-    content: str,
+    content: str | ET.Element,
     content_type: str,
-    content_is_xml: bool = False,
     title: str | None = None,
     categories: Iterable[str] = (),
     original_message_id: object = None,
@@ -118,21 +149,20 @@ def entry_xml(
 
     The id is ``urn:uuid:<message_id>``; the categories are ``categories``, then
     ``event_type``, then ``original_message_id:<id>`` when one is given; the title
-    defaults to ``event_type``. ``content`` is escaped unless ``content_is_xml``
-    (then it must be a well-formed XML element).
+    defaults to ``event_type``. ``content`` is text (escaped) or an element
+    (embedded, such as :func:`cuf_element`).
     """
-    terms = [*categories, event_type]
-    if original_message_id is not None:
-        terms.append(f"original_message_id:{original_message_id}")
-    body = content if content_is_xml else escape(content)
-    return (
-        f'<atom:entry xmlns:atom="{ATOM_NS}">'
-        f"<atom:id>urn:uuid:{escape(message_id)}</atom:id>"
-        + "".join(f'<atom:category term="{escape(term)}" />' for term in terms)
-        + f'<atom:title type="text">{escape(event_type if title is None else title)}'
-        "</atom:title>"
-        f'<atom:content type="{escape(content_type)}">{body}</atom:content>'
-        "</atom:entry>"
+    return ET.tostring(
+        entry_element(
+            message_id=message_id,
+            event_type=event_type,
+            content=content,
+            content_type=content_type,
+            title=title,
+            categories=categories,
+            original_message_id=original_message_id,
+        ),
+        encoding="unicode",
     )
 
 
@@ -217,8 +247,8 @@ def _cuf_time(value: datetime | None) -> str:
     return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def cuf_xml(event: Mapping[str, Any], extra_info: Mapping[str, Any]) -> str:
-    """The Rackspace CUF usage ``<event>`` for a server usage event.
+def cuf_element(event: Mapping[str, Any], extra_info: Mapping[str, Any]) -> ET.Element:
+    """The Rackspace CUF usage ``<event>`` element for a server usage event.
 
     Attributes come from the event's traits, overridden by ``extra_info`` (where
     ``data_center`` and ``region`` are usually set); missing ones are empty.
@@ -229,25 +259,47 @@ def cuf_xml(event: Mapping[str, Any], extra_info: Mapping[str, Any]) -> str:
     os_license, application = cuf_license(event.get("rax_options", 0))
 
     def attr(key: str) -> str:
-        return escape(values.get(key))
+        return xml_text(values.get(key))
 
-    license_attrs = f'osLicenseType="{os_license}"'
-    if application is not None:
-        license_attrs += f' applicationLicense="{application}"'
-    status = cuf_status(event.get("state"), event.get("state_description"))
-    return (
-        f'<event xmlns="{CUF_NS}" xmlns:nova="{CUF_NOVA_NS}" version="1" '
-        f'id="{attr("message_id")}" resourceId="{attr("instance_id")}" '
-        f'resourceName="{attr("display_name")}" '
-        f'dataCenter="{attr("data_center")}" region="{attr("region")}" '
-        f'tenantId="{attr("tenant_id")}" startTime="{_cuf_time(start)}" '
-        f'endTime="{_cuf_time(end)}" type="USAGE">'
-        '<nova:product version="1" serviceCode="CloudServersOpenStack" '
-        f'resourceType="SERVER" flavorId="{attr("instance_flavor_id")}" '
-        f'flavorName="{attr("instance_flavor")}" status="{status}" '
-        f'{license_attrs} bandwidthIn="{attr("bandwidth_in")}" '
-        f'bandwidthOut="{attr("bandwidth_out")}"/></event>'
+    root = ET.Element(
+        "event",
+        {
+            "xmlns": CUF_NS,
+            "xmlns:nova": CUF_NOVA_NS,
+            "version": "1",
+            "id": attr("message_id"),
+            "resourceId": attr("instance_id"),
+            "resourceName": attr("display_name"),
+            "dataCenter": attr("data_center"),
+            "region": attr("region"),
+            "tenantId": attr("tenant_id"),
+            "startTime": _cuf_time(start),
+            "endTime": _cuf_time(end),
+            "type": "USAGE",
+        },
     )
+    product = {
+        "version": "1",
+        "serviceCode": "CloudServersOpenStack",
+        "resourceType": "SERVER",
+        "flavorId": attr("instance_flavor_id"),
+        "flavorName": attr("instance_flavor"),
+        "status": cuf_status(event.get("state"), event.get("state_description")),
+        "osLicenseType": os_license,
+    }
+    if application is not None:
+        product["applicationLicense"] = application
+    product["bandwidthIn"] = attr("bandwidth_in")
+    product["bandwidthOut"] = attr("bandwidth_out")
+    ET.SubElement(root, "nova:product", product)
+    return root
+
+
+def cuf_xml(event: Mapping[str, Any], extra_info: Mapping[str, Any]) -> str:
+    """:func:`cuf_element` as text, in the original's form (``<... />`` as ``/>``,
+    safe because the serializer escapes every ``>`` in values)."""
+    text = ET.tostring(cuf_element(event, extra_info), encoding="unicode")
+    return text.replace(" />", "/>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,12 +358,12 @@ def render_entry(
                     state,
                     description,
                 )
-            content = cuf_xml(event, extra_info or {})
-            content_type, is_xml = "application/xml", True
+            content: str | ET.Element = cuf_element(event, extra_info or {})
+            content_type = "application/xml"
             event_type += ".cuf"
         else:
             content = json_content(event)
-            content_type, is_xml = "application/json", False
+            content_type = "application/json"
     except (TypeError, ValueError) as exc:
         raise ValueError(
             f"cannot render event {message_id} ({event_type}): {exc}"
@@ -321,7 +373,6 @@ def render_entry(
         event_type=event_type,
         content=content,
         content_type=content_type,
-        content_is_xml=is_xml,
         title=title,
         categories=categories,
         original_message_id=event.get("original_message_id"),

@@ -15,9 +15,11 @@ Guarantees (see :mod:`winchester.handlers.base` for the contract):
   ``wait_interval`` seconds, then twice as long each time up to ``max_wait``,
   for ``max_attempts`` attempts in all; then :class:`HandlerError` names the URL
   and the last error, and the commit stops (the original retried forever and
-  blocked its worker). The worst case before giving up is about
-  ``max_attempts * http_timeout`` plus the waits; keep the pipeline's lease
-  longer than that.
+  blocked its worker). The worst case before giving up, for one entry, is
+  :meth:`AtomPubHandler.worst_case_seconds`: ``max_attempts * http_timeout``
+  (twice that with ``auth_*``: a token request per attempt) plus the waits -
+  1,050 s with the defaults. The worker renews its leases meanwhile;
+  ``check-config`` warns when it exceeds ``lease_seconds``.
 * Any other answer (400, 403, 404, 3xx ...) rejects that entry for good: the
   remaining entries are still posted, then :class:`HandlerError` lists the
   rejected ones, so the stream goes to error and nothing is lost silently (the
@@ -241,6 +243,32 @@ class AtomPubHandler(PipelineHandler):
         self._pending: list[Entry] = []
         self._stream_id: object = None
         self.stats = AtomPubStats()
+
+    @classmethod
+    def worst_case_seconds(cls, params: Mapping[str, Any]) -> float:
+        """How long one entry can take before the handler gives up (seconds).
+
+        Every attempt waits ``http_timeout`` (twice with ``auth_*``: the token
+        request may time out too), and the waits between the ``max_attempts``
+        attempts double from ``wait_interval`` up to ``max_wait``. Raises
+        :class:`~stacktach.exceptions.ConfigError` for a bad value.
+        """
+        wait_interval = _seconds("wait_interval", params.get("wait_interval", 30))
+        max_wait = _seconds("max_wait", params.get("max_wait", 600))
+        timeout = _seconds(
+            "http_timeout", params.get("http_timeout", 120), positive=True
+        )
+        attempts = params.get("max_attempts", 5)
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise _config_error(
+                "max_attempts", f"expected an integer >= 1, got {attempts!r}"
+            )
+        per_attempt = timeout * (2 if params.get("auth_server") else 1)
+        waits = sum(
+            min(max_wait, wait_interval * 2.0 ** min(n - 1, 32))
+            for n in range(1, attempts)
+        )
+        return attempts * per_attempt + waits
 
     @staticmethod
     def _auth_settings(user: object, key: object, server: object) -> _Auth | None:

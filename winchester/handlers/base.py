@@ -28,16 +28,24 @@ trigger name), ``stream_state`` (``"firing"`` or ``"expiring"``) and
 
 Raise :class:`HandlerError` (or any exception) from ``handle_events`` or
 ``commit`` to fail the run; the message becomes the stream's recorded error.
+
+A handler that can be slow (retries, timeouts) says how slow with the
+classmethod :meth:`PipelineHandler.worst_case_seconds`, computed from its
+``pipelines.yaml`` params without building it; ``check-config`` warns when that
+exceeds ``lease_seconds``. The worker renews its leases while a handler works,
+so a slow handler is safe, but a lease longer than the worst case also covers
+a worker that stops renewing mid-commit.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
 from typing import Any
 
 from stacktach.exceptions import StackTachError
 
-__all__ = ["EventDict", "HandlerError", "PipelineHandler"]
+__all__ = ["EventDict", "HandlerError", "PipelineHandler", "worst_case_seconds"]
 
 EventDict = dict[str, Any]
 
@@ -55,6 +63,16 @@ class PipelineHandler(abc.ABC):
                 f"{type(self).__name__} takes no parameter {', '.join(sorted(params))}"
             )
 
+    @classmethod
+    def worst_case_seconds(cls, params: Mapping[str, Any]) -> float:
+        """The longest one run (``handle_events`` + ``commit``) can take with
+        ``params``, in seconds; 0 for a handler that never waits.
+
+        Must not build the handler nor do I/O. Raises
+        :class:`~stacktach.exceptions.ConfigError` for a bad parameter value.
+        """
+        return 0.0
+
     @abc.abstractmethod
     def handle_events(
         self, events: list[EventDict], env: dict[str, Any]
@@ -66,3 +84,11 @@ class PipelineHandler(abc.ABC):
 
     def rollback(self) -> None:  # noqa: B027 - optional hook
         """Forget what :meth:`handle_events` decided; the run failed."""
+
+
+def worst_case_seconds(handler_class: object, params: Mapping[str, Any]) -> float:
+    """``handler_class.worst_case_seconds(params)``; 0 for a class that declares
+    none (a handler need not subclass :class:`PipelineHandler`). Raises
+    :class:`~stacktach.exceptions.ConfigError` for a bad parameter value."""
+    method = getattr(handler_class, "worst_case_seconds", None)
+    return float(method(params)) if callable(method) else 0.0

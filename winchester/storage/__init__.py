@@ -16,9 +16,12 @@ Map (one module per concern)
 ``streams``        ingest's side of streams: ``lock_open``, ``create``,
                    ``close_keys``, ``update``, ``link_events``, ``closed_keys``,
                    ``add_dist_traits``
-``lifecycle``      the pipeline worker's side: claim, complete, fail, take back,
-                   reset, load a stream's events (leases and guarded statements)
-``retention``      trimming old events and purging finished streams
+``lifecycle``      the pipeline worker's side: ``claim``, ``renew`` (leases of
+                   held streams, one guarded UPDATE), ``complete``, ``fail``,
+                   ``take_back_lapsed``, ``reset``, ``reset_errors``,
+                   ``errored_triggers``, ``load_events`` (guarded statements)
+``retention``      ``purge_streams`` (finished streams, in the completing
+                   transaction), ``EventTrimmer`` (old events, bounded batches)
 ``counters``       per-trigger counters and the event-time high-water mark
                    (``add_trigger_counters``, ``read_trigger_counters``,
                    ``raise_clock_mark``, ``read_clock_mark``)

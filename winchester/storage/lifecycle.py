@@ -1,4 +1,4 @@
-"""Stream lifecycle in the database: claim, finish, fail, take back, reset.
+"""Stream lifecycle in the database: claim, renew, finish, fail, take back, reset.
 
 The rules every function here keeps:
 
@@ -18,6 +18,13 @@ The rules every function here keeps:
   ``lease_expires``; :func:`take_back_lapsed` returns streams whose worker died
   to ``retry_fire``/``retry_expire`` (after a backoff), or to
   ``error``/``expire_error`` once ``max_attempts`` claims have been used.
+* **A lease is renewed while the work lasts**: :func:`renew` extends the
+  leases of all the streams a worker still holds in one guarded UPDATE
+  (owner and in-progress state checked) and says which it no longer holds;
+  a worker must not commit the side effects of those.
+* **A reset only brings back what can run**: :func:`reset_errors` moves
+  ``error``/``expire_error`` streams of the given (defined) triggers back to
+  ``retry_fire``/``retry_expire``; streams of any other trigger stay.
 * Leases and backoff use the **wall clock** (they measure real time);
   "is it time to fire/expire" uses the configured clock (wall or event time).
 """
@@ -35,7 +42,7 @@ from sqlalchemy.engine import Connection
 
 from stacktach import jsonutil
 from winchester.states import StreamState
-from winchester.storage import schema
+from winchester.storage import retention, schema
 from winchester.storage.values import decode_traits
 
 __all__ = [
@@ -43,9 +50,12 @@ __all__ = [
     "Claimed",
     "claim",
     "complete",
+    "errored_triggers",
     "fail",
     "load_events",
+    "renew",
     "reset",
+    "reset_errors",
     "take_back_lapsed",
 ]
 
@@ -59,6 +69,13 @@ _CLAIM = {
 _RETRY = {FIRE: StreamState.RETRY_FIRE, EXPIRE: StreamState.RETRY_EXPIRE}
 _ERROR = {FIRE: StreamState.ERROR, EXPIRE: StreamState.EXPIRE_ERROR}
 _IN_PROGRESS = {StreamState.FIRING: FIRE, StreamState.EXPIRING: EXPIRE}
+_IN_PROGRESS_STATES = [int(StreamState.FIRING), int(StreamState.EXPIRING)]
+_RESETS = (
+    (StreamState.ERROR, StreamState.RETRY_FIRE),
+    (StreamState.EXPIRE_ERROR, StreamState.RETRY_EXPIRE),
+)
+#: Ids per IN (...) list: well under every backend's bound-parameter limit.
+_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +213,46 @@ def _held(conn: Connection, ids: Sequence[int], owner: str) -> list[int]:
         .where(
             stream.c.id.in_(list(ids)),
             stream.c.lease_owner == owner,
-            stream.c.state.in_([int(StreamState.FIRING), int(StreamState.EXPIRING)]),
+            stream.c.state.in_(_IN_PROGRESS_STATES),
         )
         .with_for_update()
     )
     return [row.id for row in rows]
+
+
+def renew(
+    conn: Connection,
+    ids: Sequence[int],
+    *,
+    owner: str,
+    wall: datetime,
+    lease: timedelta,
+) -> set[int]:
+    """Extend the lease of the streams of ``ids`` this owner still holds.
+
+    One guarded UPDATE (per 500 ids): ``lease_expires = wall + lease WHERE id IN
+    (...) AND lease_owner = :owner AND state IN (firing, expiring)``. Returns
+    the ids **no longer held** (taken back after a lapse, reset, or deleted);
+    their rows are untouched. The SELECT that finds them runs only when the
+    UPDATE matched fewer rows than it was given.
+    """
+    stream = schema.stream
+    lost: set[int] = set()
+    unique = sorted(set(ids))
+    for start in range(0, len(unique), _CHUNK):
+        chunk = unique[start : start + _CHUNK]
+        guard = (
+            stream.c.id.in_(chunk),
+            stream.c.lease_owner == owner,
+            stream.c.state.in_(_IN_PROGRESS_STATES),
+        )
+        matched = conn.execute(
+            stream.update().where(*guard).values(lease_expires=wall + lease)
+        ).rowcount
+        if matched != len(chunk):
+            still = set(conn.execute(sa.select(stream.c.id).where(*guard)).scalars())
+            lost.update(set(chunk) - still)
+    return lost
 
 
 def complete(
@@ -214,17 +266,7 @@ def complete(
         return []
     stream = schema.stream
     if purge:
-        conn.execute(
-            schema.stream_event.delete().where(
-                schema.stream_event.c.stream_id.in_(held)
-            )
-        )
-        conn.execute(
-            schema.stream_dist_trait.delete().where(
-                schema.stream_dist_trait.c.stream_id.in_(held)
-            )
-        )
-        conn.execute(stream.delete().where(stream.c.id.in_(held)))
+        retention.purge_streams(conn, held)
     else:
         conn.execute(
             stream.update()
@@ -321,10 +363,7 @@ def reset(conn: Connection, stream_id: int) -> StreamState | None:
     ``retry_expire`` (attempts start again). Returns the new state, or None when
     the stream is in neither state (nothing changes; like the original)."""
     stream = schema.stream
-    for source, target in (
-        (StreamState.ERROR, StreamState.RETRY_FIRE),
-        (StreamState.EXPIRE_ERROR, StreamState.RETRY_EXPIRE),
-    ):
+    for source, target in _RESETS:
         changed = conn.execute(
             stream.update()
             .where(stream.c.id == stream_id, stream.c.state == int(source))
@@ -338,3 +377,42 @@ def reset(conn: Connection, stream_id: int) -> StreamState | None:
         if changed:
             return target
     return None
+
+
+def reset_errors(
+    conn: Connection, triggers: Sequence[str]
+) -> dict[str, dict[StreamState, int]]:
+    """Put the errored streams of ``triggers`` back: ``error`` -> ``retry_fire``,
+    ``expire_error`` -> ``retry_expire``, attempts start again (one guarded
+    UPDATE per trigger and state). Streams of other triggers stay in error.
+
+    Returns trigger -> new state -> how many streams moved (only non-zero).
+    """
+    stream = schema.stream
+    moved: dict[str, dict[StreamState, int]] = {}
+    for name in triggers:
+        for source, target in _RESETS:
+            count = conn.execute(
+                stream.update()
+                .where(stream.c.trigger_name == name, stream.c.state == int(source))
+                .values(
+                    state=int(target),
+                    attempts=0,
+                    retry_after=None,
+                    state_serial_no=stream.c.state_serial_no + 1,
+                )
+            ).rowcount
+            if count:
+                moved.setdefault(name, {})[target] = count
+    return moved
+
+
+def errored_triggers(conn: Connection) -> dict[str, int]:
+    """Trigger name -> how many of its streams are in ``error``/``expire_error``."""
+    stream = schema.stream
+    rows = conn.execute(
+        sa.select(stream.c.trigger_name, sa.func.count())
+        .where(stream.c.state.in_([int(s) for s, _ in _RESETS]))
+        .group_by(stream.c.trigger_name)
+    )
+    return {name: int(count) for name, count in rows}
