@@ -247,3 +247,19 @@ def test_debug_logs_each_request_without_the_token(canned: Canned) -> None:
     result = run(canned, "--token", "s3cret", "--debug", "triggers")
     assert f"GET {canned.url}/v1/triggers" in result.stderr
     assert "s3cret" not in result.stderr
+
+
+def test_archives_not_configured_is_not_found_with_the_reason(canned: Canned) -> None:
+    canned.routes["GET", "/v2/archives"] = (
+        404,
+        {"title": "Not configured", "description": "api.archive_folder is not set"},
+    )
+    result = run(canned, "archives")
+    assert result.exit_code == 1
+    assert one_line(result) == "klugman: api.archive_folder is not set"
+
+
+def test_a_bad_url_is_a_usage_error() -> None:
+    result = run("ftp://example.org", "streams")
+    assert result.exit_code == 2
+    assert "not an http(s) URL" in one_line(result)
