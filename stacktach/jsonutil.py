@@ -44,7 +44,7 @@ def encode_default(obj: Any) -> Any:
 def object_hook(obj: dict[str, Any]) -> Any:
     """``object_hook=`` for :func:`json.loads`: turn tagged objects back into values."""
     tag = obj.get("__type__")
-    if tag is None:
+    if not isinstance(tag, str):  # absent, or data that is not a tag
         return obj
     decoder = _DECODERS.get(tag)
     return obj if decoder is None else decoder(obj)

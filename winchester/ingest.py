@@ -73,6 +73,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from distiller import Distiller, Event, NotificationRejected
 from stacktach.exceptions import RecoverableError
@@ -91,7 +92,11 @@ from winchester.clock import Clock
 from winchester.storage import counters as counter_store
 from winchester.storage import events as event_store
 from winchester.storage import streams as stream_store
-from winchester.storage.engine import is_data_error, run_transaction
+from winchester.storage.engine import (
+    DatabaseUnavailable,
+    is_data_error,
+    run_transaction,
+)
 from winchester.storage.limits import Limits, limits_for
 from winchester.storage.names import event_type_names, trait_names
 from winchester.stream_math import Member, Pending
@@ -299,26 +304,46 @@ class TriggerManager:
             )
         except RecoverableError:
             raise
+        except DBAPIError as exc:
+            if not is_data_error(exc):
+                # The database itself is at fault (a missing table, a refused
+                # grant, a read-only server): no notification is to blame, so
+                # the batch is held, never dead-lettered.
+                raise DatabaseUnavailable(
+                    f"the database refused the batch: {describe(exc)}"
+                ) from exc
+            self._split(events, origins, total, exc)
+            return
         except Exception as exc:
-            if not (is_data_error(exc) or isinstance(exc, _VALUE_ERRORS)):
+            if not isinstance(exc, _VALUE_ERRORS):
                 raise
-            if len(events) == 1:
-                by = "refused by the database" if is_data_error(exc) else "not stored"
-                reason = f"{by}: {describe(exc)}"
-                LOG.warning("message_id %s: %s", events[0].message_id, reason)
-                total.rejected.append((origins[0], reason))
-                return
-            LOG.info(
-                "a batch of %d events could not be stored (%s): splitting it",
-                len(events),
-                describe(exc),
-            )
-            half = len(events) // 2
-            self._store_isolating(events[:half], origins[:half], total)
-            self._store_isolating(events[half:], origins[half:], total)
+            self._split(events, origins, total, exc)
             return
         self._record_part(final)
         total.add(final)
+
+    def _split(
+        self,
+        events: list[Event],
+        origins: list[int],
+        total: IngestResult,
+        exc: Exception,
+    ) -> None:
+        """Refuse a lone culprit, or store each half of ``events`` apart."""
+        if len(events) == 1:
+            by = "refused by the database" if is_data_error(exc) else "not stored"
+            reason = f"{by}: {describe(exc)}"
+            LOG.warning("message_id %s: %s", events[0].message_id, reason)
+            total.rejected.append((origins[0], reason))
+            return
+        LOG.info(
+            "a batch of %d events could not be stored (%s): splitting it",
+            len(events),
+            describe(exc),
+        )
+        half = len(events) // 2
+        self._store_isolating(events[:half], origins[:half], total)
+        self._store_isolating(events[half:], origins[half:], total)
 
     def _record_part(self, result: IngestResult) -> None:
         rejected = result.rejected

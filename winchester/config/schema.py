@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 
 from stacktach.yamlutil import key_line
 from winchester import timex
+from winchester.config.api import ApiSettings, parse_api
 from winchester.config.diagnostics import (
     ConfigWarning,
     WarnFn,
@@ -32,6 +33,7 @@ __all__ = [
     "FILE_KEYS",
     "REQUIRED",
     "SETTINGS",
+    "ApiSettings",
     "Context",
     "DatabaseSettings",
     "Setting",
@@ -146,6 +148,10 @@ def _config_path(value: Any, ctx: Context) -> tuple[Path, ...]:
     ):
         raise ValueError(f"expected a folder or a list of folders, got {kind(value)}")
     return tuple(ctx.base_dir / Path(p).expanduser() for p in paths)
+
+
+def _api(value: Any, ctx: Context) -> ApiSettings:
+    return parse_api(value, ctx.source, ctx.base_dir)
 
 
 def _database(value: Any, ctx: Context) -> DatabaseSettings:
@@ -361,4 +367,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lease_seconds", "seconds > 0", 300,
             "How long a worker's claim on a stream lasts before others may retry it.",
             _seconds(positive=True)),
+    Setting("api", "mapping", None,
+            "quince, the REST API: token (PUT/DELETE need 'Authorization: Bearer "
+            "<token>'; STACKTACH_API_TOKEN overrides it), auth_reads (default false: "
+            "true makes reads need the token too, but /healthcheck), bind (default "
+            "127.0.0.1:8000), workers (default 2), max_limit (default 1000), "
+            "archive_folder (listed by /v2/archives), broker_url (checked by "
+            "/healthcheck).", _api),
 )  # fmt: skip

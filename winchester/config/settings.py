@@ -41,6 +41,7 @@ from winchester.config.schema import (
     FILE_KEYS,
     REQUIRED,
     SETTINGS,
+    ApiSettings,
     Context,
     DatabaseSettings,
     Setting,
@@ -49,6 +50,7 @@ from winchester.config.schema import (
 __all__ = [
     "FILE_KEYS",
     "SETTINGS",
+    "ApiSettings",
     "DatabaseSettings",
     "Setting",
     "WinchesterSettings",
@@ -118,6 +120,7 @@ class WinchesterSettings:
     max_notification_size: int
     max_attempts: int
     lease_seconds: float
+    api: ApiSettings = field(default_factory=ApiSettings)
     _distiller: DistillerSettings | None = field(default=None, repr=False)
     _lines: dict[str, int] = field(default_factory=dict, repr=False)
 

@@ -25,8 +25,13 @@ Map (one module per concern)
 ``counters``       per-trigger counters and the event-time high-water mark
                    (``add_trigger_counters``, ``read_trigger_counters``,
                    ``raise_clock_mark``, ``read_clock_mark``)
-``queries``        read-only lookups for the API: ``event_by_message_id``,
-                   ``event_by_id``, ``stream_by_id``
+``queries``        the API's query layer (quince): ``event_by_message_id``,
+                   ``event_by_id``, ``stream_by_id``, ``list_events``,
+                   ``count_events``, ``list_streams``, ``count_streams``,
+                   ``stream_events``, ``delete_stream`` (pages keyed on the id,
+                   typed trait filters through ``trait_index``)
+``summaries``      event types and their traits, the metrics snapshot, ping
+                   (re-exported by ``queries``)
 ``names``          interning event type and trait names (``NameCache``)
 ``values``         how trait values are encoded, hashed and keyed
 ``dialect``        the few statements whose SQL differs per backend

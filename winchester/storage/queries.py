@@ -1,13 +1,32 @@
-"""Read-only lookups for the API (quince) and tools: one event, one stream.
+"""The API's query layer (quince): lookups, filtered pages, counts, summaries.
 
-Each function takes a ``Connection`` (any transaction, or none: they only read)
-and returns a small frozen dataclass with decoded values (aware UTC datetimes,
-typed traits), or None when nothing matches.
+Each function takes a ``Connection`` (any transaction, or none: they only read,
+but :func:`delete_stream`) and returns small frozen dataclasses with decoded
+values (aware UTC datetimes, typed traits), or None when nothing matches.
+
+Rules
+
+* **Pages are keyed on the id.** Lists are newest first (id descending); a
+  :class:`Mark` continues strictly below its id, or strictly above it, ascending.
+  New rows get higher ids, so paging down never repeats nor skips a row while
+  events arrive.
+* **Trait filters are index lookups.** A :class:`TraitFilter` carries the typed
+  values the query string may stand for (:func:`winchester.storage.values.readings`);
+  their hashes are looked up in ``trait_index`` (``stream_dist_trait`` for
+  streams), and each row found is then checked against the real typed value in
+  its JSON, so a hash collision never returns a wrong row (counts trust the
+  64-bit hash: they never read the JSON).
+* **Event type globs** are matched in Python against the (small) ``event_type``
+  table, then the query uses the ids (``event(event_type_id, generated, id)``).
+* No N+1: a page of events is one query (traits are one JSON column); a stream's
+  events are one query.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,15 +36,35 @@ from sqlalchemy.engine import Connection
 from stacktach import jsonutil
 from winchester.states import StreamState
 from winchester.storage import schema
-from winchester.storage.values import decode_traits
+from winchester.storage.retention import purge_streams
+from winchester.storage.values import decode_traits, value_hash
 
 __all__ = [
+    "EventFilter",
+    "EventTypeSummary",
+    "Mark",
+    "MetricsSnapshot",
     "StoredEvent",
     "StoredStream",
+    "StreamFilter",
+    "TraitFilter",
+    "count_events",
+    "count_streams",
+    "delete_stream",
     "event_by_id",
     "event_by_message_id",
+    "event_type_summaries",
+    "event_type_traits",
+    "list_events",
+    "list_streams",
+    "metrics_snapshot",
+    "ping",
     "stream_by_id",
+    "stream_events",
 ]
+
+#: Ids above this are not ids (64-bit signed keys).
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +127,7 @@ def event_by_id(conn: Connection, event_id: int) -> StoredEvent | None:
     )
 
 
-def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
-    """The stream with id ``stream_id``."""
-    stream = schema.stream
-    row = (
-        conn.execute(sa.select(stream).where(stream.c.id == stream_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
+def _stream(row: Any) -> StoredStream:
     return StoredStream(
         id=row["id"],
         trigger_name=row["trigger_name"],
@@ -112,3 +142,345 @@ def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
         last_error=row["last_error"],
         created_at=row["created_at"],
     )
+
+
+def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
+    """The stream with id ``stream_id``."""
+    if not 0 <= stream_id <= MAX_ID:
+        return None
+    stream = schema.stream
+    row = (
+        conn.execute(sa.select(stream).where(stream.c.id == stream_id))
+        .mappings()
+        .first()
+    )
+    return None if row is None else _stream(row)
+
+
+# -- filters and pages ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """Where a page starts: strictly below ``id`` (descending), or above it
+    (``ascending``)."""
+
+    id: int
+    ascending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TraitFilter:
+    """One ``name:value`` filter: the trait ``name`` equals one of ``values``
+    (typed: the int 512 and the text "512" are different values)."""
+
+    name: str
+    values: tuple[Any, ...]
+
+    def matches(self, traits: dict[str, Any]) -> bool:
+        """True when the typed trait value is one of the filter's values."""
+        if self.name not in traits:
+            return False
+        found = traits[self.name]
+        return any(
+            found.__class__ is value.__class__ and found == value
+            for value in self.values
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """``/v1/events`` filters: ``generated > after``, ``generated <= until``,
+    event type glob, traits (AND)."""
+
+    after: datetime | None = None
+    until: datetime | None = None
+    event_name: str | None = None
+    traits: tuple[TraitFilter, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """``/v1/streams`` filters: ``first_event < older_than``,
+    ``last_event > younger_than``, state, trigger, distinguishing traits (AND)."""
+
+    older_than: datetime | None = None
+    younger_than: datetime | None = None
+    state: StreamState | None = None
+    trigger_name: str | None = None
+    traits: tuple[TraitFilter, ...] = field(default=())
+
+
+def _type_ids(conn: Connection, pattern: str) -> list[int]:
+    """Ids of the event types ``pattern`` (an fnmatch glob, case-sensitive) names."""
+    types = schema.event_type
+    if not any(ch in pattern for ch in "*?["):
+        row = conn.execute(sa.select(types.c.id).where(types.c.name == pattern)).first()
+        return [] if row is None else [row[0]]
+    return [
+        id_
+        for id_, name in conn.execute(sa.select(types.c.id, types.c.name))
+        if fnmatch.fnmatchcase(name, pattern)
+    ]
+
+
+def _name_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
+    table = schema.trait_name
+    rows = conn.execute(
+        sa.select(table.c.name, table.c.id).where(table.c.name.in_(sorted(set(names))))
+    )
+    return {name: id_ for name, id_ in rows}
+
+
+def _hashes(trait: TraitFilter) -> list[int]:
+    return sorted({value_hash(value) for value in trait.values})
+
+
+@dataclass(frozen=True, slots=True)
+class _Driver:
+    """The first trait filter, as a ``trait_index`` range: name id and hashes."""
+
+    name_id: int
+    hashes: list[int]
+
+    def ids(self, mark: Mark | None, limit: int) -> sa.Select[Any]:
+        index = schema.trait_index
+        query = sa.select(index.c.event_id).where(
+            index.c.name_id == self.name_id, index.c.value_hash.in_(self.hashes)
+        )
+        return _page(query, index.c.event_id, mark, limit)
+
+
+def _event_where(
+    conn: Connection, flt: EventFilter
+) -> tuple[list[Any], _Driver | None] | None:
+    """WHERE clauses of an event filter, and the ``trait_index`` range of its
+    first trait filter (the others are clauses); None when nothing can match."""
+    event, index = schema.event, schema.trait_index
+    where: list[Any] = []
+    if flt.after is not None:
+        where.append(event.c.generated > flt.after)
+    if flt.until is not None:
+        where.append(event.c.generated <= flt.until)
+    if flt.event_name is not None:
+        ids = _type_ids(conn, flt.event_name)
+        if not ids:
+            return None
+        where.append(
+            event.c.event_type_id == ids[0]
+            if len(ids) == 1
+            else event.c.event_type_id.in_(ids)
+        )
+    driver = None
+    if flt.traits:
+        name_ids = _name_ids(conn, [t.name for t in flt.traits])
+        if any(t.name not in name_ids for t in flt.traits):
+            return None
+        first, *others = flt.traits
+        driver = _Driver(name_ids[first.name], _hashes(first))
+        for trait in others:
+            where.append(
+                event.c.id.in_(
+                    sa.select(index.c.event_id).where(
+                        index.c.name_id == name_ids[trait.name],
+                        index.c.value_hash.in_(_hashes(trait)),
+                    )
+                )
+            )
+    return where, driver
+
+
+def _page(
+    query: sa.Select[Any], id_column: Any, mark: Mark | None, limit: int
+) -> sa.Select[Any]:
+    if mark is not None:
+        query = query.where(
+            id_column > mark.id if mark.ascending else id_column < mark.id
+        )
+    ascending = mark is not None and mark.ascending
+    return query.order_by(id_column.asc() if ascending else id_column.desc()).limit(
+        limit
+    )
+
+
+def _fill(
+    fetch: Any, check: Any, mark: Mark | None, limit: int, id_of: Any
+) -> list[Any]:
+    """Pages of ``fetch(mark, n)`` until ``limit`` rows pass ``check`` (a row
+    failing it is a hash collision: rare, so this is nearly always one query)."""
+    found: list[Any] = []
+    while len(found) < limit:
+        wanted = limit - len(found)
+        rows = fetch(mark, wanted)
+        found.extend(row for row in rows if check(row))
+        if len(rows) < wanted:
+            break
+        mark = Mark(id_of(rows[-1]), mark.ascending if mark else False)
+    return found
+
+
+#: Event ids read from ``trait_index`` per step of a trait-filtered page.
+TRAIT_CHUNK = 500
+
+
+def list_events(
+    conn: Connection, flt: EventFilter, *, mark: Mark | None = None, limit: int = 200
+) -> list[StoredEvent]:
+    """A page of events matching ``flt``, newest first (ascending after a ``+``
+    mark).
+
+    With a trait filter, the page is driven from ``trait_index``: ids of the
+    first filter's range in page order, ``TRAIT_CHUNK`` at a time, then their
+    events by primary key with the other filters - two index-driven queries
+    whatever the optimiser's statistics say.
+    """
+    found = _event_where(conn, flt)
+    if found is None or limit <= 0:
+        return []
+    where, driver = found
+    ascending = mark is not None and mark.ascending
+    event = schema.event
+
+    def check(item: StoredEvent) -> bool:
+        return all(t.matches(item.traits) for t in flt.traits)
+
+    if driver is None:
+
+        def fetch(at: Mark | None, count: int) -> list[StoredEvent]:
+            query = _page(_event_query().where(*where), event.c.id, at, count)
+            return [e for e in map(_event, conn.execute(query)) if e is not None]
+
+        return _fill(fetch, check, mark, limit, lambda e: e.id)
+
+    page: list[StoredEvent] = []
+    cursor = mark
+    while len(page) < limit:
+        ids = list(conn.execute(driver.ids(cursor, TRAIT_CHUNK)).scalars())
+        if not ids:
+            break
+        query = _event_query().where(event.c.id.in_(ids), *where)
+        query = query.order_by(event.c.id.asc() if ascending else event.c.id.desc())
+        page.extend(
+            e for e in map(_event, conn.execute(query)) if e is not None and check(e)
+        )
+        if len(ids) < TRAIT_CHUNK:
+            break
+        cursor = Mark(ids[-1], ascending)
+    return page[:limit]
+
+
+def count_events(conn: Connection, flt: EventFilter) -> int:
+    """How many events match ``flt`` (through the indexes, never the JSON)."""
+    found = _event_where(conn, flt)
+    if found is None:
+        return 0
+    where, driver = found
+    if driver is None:
+        query = sa.select(sa.func.count()).select_from(schema.event).where(*where)
+    else:
+        index = schema.trait_index
+        query = (
+            sa.select(sa.func.count())
+            .select_from(index)
+            .where(
+                index.c.name_id == driver.name_id,
+                index.c.value_hash.in_(driver.hashes),
+            )
+        )
+        if where:
+            query = query.join(
+                schema.event, schema.event.c.id == index.c.event_id
+            ).where(*where)
+    return int(conn.execute(query).scalar_one())
+
+
+def _stream_where(conn: Connection, flt: StreamFilter) -> list[Any] | None:
+    stream, dist = schema.stream, schema.stream_dist_trait
+    where: list[Any] = []
+    if flt.older_than is not None:
+        where.append(stream.c.first_event < flt.older_than)
+    if flt.younger_than is not None:
+        where.append(stream.c.last_event > flt.younger_than)
+    if flt.state is not None:
+        where.append(stream.c.state == int(flt.state))
+    if flt.trigger_name is not None:
+        where.append(stream.c.trigger_name == flt.trigger_name)
+    if flt.traits:
+        name_ids = _name_ids(conn, [t.name for t in flt.traits])
+        for trait in flt.traits:
+            if trait.name not in name_ids:
+                return None
+            where.append(
+                stream.c.id.in_(
+                    sa.select(dist.c.stream_id).where(
+                        dist.c.name_id == name_ids[trait.name],
+                        dist.c.value_hash.in_(_hashes(trait)),
+                    )
+                )
+            )
+    return where
+
+
+def list_streams(
+    conn: Connection, flt: StreamFilter, *, mark: Mark | None = None, limit: int = 200
+) -> list[StoredStream]:
+    """A page of streams matching ``flt``, newest first (ascending after a ``+``
+    mark)."""
+    where = _stream_where(conn, flt)
+    if where is None or limit <= 0:
+        return []
+    stream = schema.stream
+
+    def fetch(at: Mark | None, count: int) -> list[StoredStream]:
+        query = _page(sa.select(stream).where(*where), stream.c.id, at, count)
+        return [_stream(row) for row in conn.execute(query).mappings()]
+
+    def check(item: StoredStream) -> bool:
+        return all(t.matches(item.distinguishing_traits) for t in flt.traits)
+
+    return _fill(fetch, check, mark, limit, lambda s: s.id)
+
+
+def count_streams(conn: Connection, flt: StreamFilter) -> int:
+    """How many streams match ``flt`` (through the indexes)."""
+    where = _stream_where(conn, flt)
+    if where is None:
+        return 0
+    query = sa.select(sa.func.count()).select_from(schema.stream).where(*where)
+    return int(conn.execute(query).scalar_one())
+
+
+def stream_events(conn: Connection, stream_id: int) -> list[StoredEvent]:
+    """The events of a stream, oldest first (one query)."""
+    link = schema.stream_event
+    query = (
+        _event_query()
+        .join(link, link.c.event_id == schema.event.c.id)
+        .where(link.c.stream_id == stream_id)
+        .order_by(schema.event.c.generated, schema.event.c.id)
+    )
+    return [e for e in map(_event, conn.execute(query)) if e is not None]
+
+
+def delete_stream(conn: Connection, stream_id: int) -> bool:
+    """Purge a stream (its links and distinguishing rows; its events are kept),
+    with :func:`winchester.storage.retention.purge_streams`.
+
+    The one write of this module (an operator's DELETE); False when there is no
+    such stream.
+    """
+    if not 0 <= stream_id <= MAX_ID:
+        return False
+    return purge_streams(conn, [stream_id]) > 0
+
+
+# The summaries (event types, their traits, metrics, ping) live in
+# :mod:`winchester.storage.summaries`; re-exported so quince imports one module.
+from winchester.storage.summaries import (  # noqa: E402
+    EventTypeSummary,
+    MetricsSnapshot,
+    event_type_summaries,
+    event_type_traits,
+    metrics_snapshot,
+    ping,
+)

@@ -157,7 +157,7 @@ event = sa.Table(
     sa.Column("generated", UTCDateTime(), nullable=False),
     sa.Column("traits", LongText, nullable=False),
     sa.Index(None, "generated"),
-    sa.Index(None, "event_type_id", "generated"),
+    sa.Index(None, "event_type_id", "generated", "id"),
 )
 
 trait_index = sa.Table(
@@ -196,6 +196,7 @@ stream = sa.Table(
     sa.Index(None, "state", "fire_timestamp"),
     sa.Index(None, "state", "expire_timestamp"),
     sa.Index(None, "trigger_name", "state"),
+    sa.Index(None, "state", "trigger_name", "id"),
 )
 
 # One row per distinguishing trait of a stream (a few per stream, not per event):

@@ -30,6 +30,13 @@ def test_unknown_tags_pass_through_untouched() -> None:
     assert jsonutil.loads(json.dumps(raw)) == raw
 
 
+def test_a_type_key_that_is_not_a_tag_is_data() -> None:
+    # An OpenAPI schema has "__type__": {...}; a list or number is no tag either.
+    for value in ({"type": "string"}, ["datetime"], 5):
+        text = jsonutil.dumps({"__type__": value, "x": 1})
+        assert jsonutil.loads(text) == {"__type__": value, "x": 1}
+
+
 def test_objects_with_to_typed_json_and_registered_decoder() -> None:
     class Span:
         def __init__(self, begin: int, end: int) -> None:

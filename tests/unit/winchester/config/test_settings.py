@@ -43,6 +43,7 @@ ORIGINAL_KEYS = {
 }
 NEW_KEYS = {"distiller_ceilometer", "clock", "max_attempts", "lease_seconds"}
 NEW_KEYS |= {"clock_max_skew", "max_notification_size"}  # ingest hardening
+NEW_KEYS |= {"api"}  # quince
 
 
 def load(write: Write, text: str, warn: list[ConfigWarning] | None = None) -> Any:

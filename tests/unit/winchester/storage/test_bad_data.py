@@ -350,3 +350,21 @@ def test_a_decoded_notification_too_deep_to_measure_is_left_to_the_distiller(
         node = node["a"]
     result = manager.add_notifications([notification(1, payload={"deep": deep})])
     assert (result.saved, result.rejected) == (1, [])  # no trait reads the deep part
+
+
+def test_a_fault_of_the_database_itself_holds_the_batch(engine: Engine) -> None:
+    """A missing table blames no notification: the batch is held, none refused."""
+    from winchester.storage.engine import DatabaseUnavailable
+
+    manager = TriggerManager(engine, [DayTrigger()], FixedClock(T0))
+    assert manager.add_events([event(1)]).saved == 1
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE stream_event RENAME TO stream_event_gone")
+    try:
+        with pytest.raises(DatabaseUnavailable, match="refused the batch"):
+            manager.add_events([event(2), event(3)])
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE stream_event_gone RENAME TO stream_event")
+    result = manager.add_events([event(2), event(3)])
+    assert result.saved == 2 and not result.rejected

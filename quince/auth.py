@@ -1,0 +1,47 @@
+"""Bearer-token auth (falcon middleware).
+
+With a token (``api.token`` or ``STACKTACH_API_TOKEN``), ``PUT`` and ``DELETE``
+need ``Authorization: Bearer <token>``; with ``api.auth_reads: true`` every
+route but ``/healthcheck`` does. The comparison is constant-time
+(:func:`hmac.compare_digest`); neither the expected nor the given token is ever
+logged or echoed in a response.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+import falcon
+
+from quince.context import QuinceContext
+
+__all__ = ["TokenAuth"]
+
+OPEN_PATHS = frozenset({"/healthcheck"})
+WRITES = frozenset({"PUT", "DELETE", "POST", "PATCH"})
+
+
+class TokenAuth:
+    """Refuses requests without the token where one is needed (401)."""
+
+    def __init__(self, ctx: QuinceContext) -> None:
+        self.ctx = ctx
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        token = self.ctx.token
+        if token is None or req.path in OPEN_PATHS:
+            return
+        if req.method not in WRITES and not self.ctx.settings.api.auth_reads:
+            return
+        given = req.get_header("Authorization") or ""
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode("utf-8", "surrogatepass"),
+            token.encode("utf-8", "surrogatepass"),
+        ):
+            return
+        raise falcon.HTTPUnauthorized(
+            title="Token required",
+            description="Send 'Authorization: Bearer <token>' (api.token).",
+            challenges=["Bearer"],
+        )

@@ -1,0 +1,59 @@
+"""What every resource shares: the settings, the engine, the triggers file.
+
+Built once per process by :func:`quince.app.create_app`. Reads run on a plain
+connection (autocommit reads); the two writes (reset, delete) go through
+:func:`winchester.storage.engine.run_transaction`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+
+from winchester.config.settings import WinchesterSettings
+from winchester.storage.engine import DatabaseUnavailable, run_transaction
+
+__all__ = ["TOKEN_ENV", "QuinceContext"]
+
+T = TypeVar("T")
+
+#: Overrides ``api.token``.
+TOKEN_ENV = "STACKTACH_API_TOKEN"
+
+
+@dataclass(slots=True)
+class QuinceContext:
+    """The app's shared state."""
+
+    settings: WinchesterSettings
+    engine: Engine
+    triggers_path: Path | None
+
+    @property
+    def token(self) -> str | None:
+        """The API token (the environment first); None: no auth."""
+        return os.environ.get(TOKEN_ENV) or self.settings.api.token
+
+    @property
+    def max_limit(self) -> int:
+        """The largest ``limit`` accepted."""
+        return self.settings.api.max_limit
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` on a connection; ``DatabaseUnavailable`` when it fails
+        to connect."""
+        try:
+            conn = self.engine.connect()
+        except Exception as exc:
+            raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
+        with conn:
+            return work(conn)
+
+    def write(self, work: Callable[[Connection], T], what: str) -> T:
+        """Run ``work`` in one retried write transaction."""
+        return run_transaction(self.engine, work, what=what)

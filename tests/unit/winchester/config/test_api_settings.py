@@ -1,0 +1,60 @@
+"""The ``api`` section of winchester.yaml (quince's settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stacktach.exceptions import ConfigError
+from winchester.config import WinchesterSettings
+from winchester.config.api import ApiSettings
+
+
+def load(tmp_path: Path, api: str | None) -> WinchesterSettings:
+    text = "database: {url: 'sqlite://'}\n" + (f"api: {api}\n" if api else "")
+    path = tmp_path / "winchester.yaml"
+    path.write_text(text)
+    return WinchesterSettings.load(path)
+
+
+def test_defaults_without_the_section(tmp_path: Path) -> None:
+    assert load(tmp_path, None).api == ApiSettings()
+    assert ApiSettings().max_limit == 1000 and ApiSettings().token is None
+
+
+def test_every_key(tmp_path: Path) -> None:
+    api = load(
+        tmp_path,
+        "{token: s3cret, auth_reads: true, bind: '0.0.0.0:9000', workers: 4, "
+        "max_limit: 50, archive_folder: arch, broker_url: 'memory://'}",
+    ).api
+    assert (api.token, api.auth_reads, api.bind, api.workers, api.max_limit) == (
+        "s3cret",
+        True,
+        "0.0.0.0:9000",
+        4,
+        50,
+    )
+    assert api.archive_folder == tmp_path / "arch"
+    assert api.broker_url == "memory://"
+    assert "s3cret" not in repr(api)
+
+
+@pytest.mark.parametrize(
+    ("api", "key"),
+    [
+        ("{max_limit: 0}", "api.max_limit"),
+        ("{workers: two}", "api.workers"),
+        ("{auth_reads: 'yes'}", "api.auth_reads"),
+        ("{bind: localhost}", "api.bind"),
+        ("{token: ''}", "api.token"),
+        ("{archive_folder: 5}", "api.archive_folder"),
+        ("{tokne: x}", "tokne"),
+        ("[1]", "api"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path: Path, api: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, api)
+    assert key in str(caught.value)
