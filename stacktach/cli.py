@@ -48,7 +48,15 @@ import click
 
 from stacktach.exceptions import ConfigError, RecoverableError, StackTachError
 
-__all__ = ["Command", "Group", "debug_requested", "describe", "exit_after"]
+__all__ = [
+    "Command",
+    "Group",
+    "debug_requested",
+    "describe",
+    "exit_after",
+    "startup_timeout_option",
+    "stop_grace_option",
+]
 
 LOG = logging.getLogger(__name__)
 
@@ -159,22 +167,27 @@ def _guarded(ctx: click.Context, invoke: Callable[[click.Context], Any]) -> Any:
         sys.exit(status)
 
 
-class Command(click.Command):
+class _Guarded:
+    """Parse and invoke under this module's error rules (a mixin for click types)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _guarded(ctx, super().invoke)  # type: ignore[misc]
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            parsed: list[str] = super().parse_args(ctx, args)  # type: ignore[misc]
+        except click.UsageError as exc:
+            _click_error(ctx, exc)
+            raise  # pragma: no cover - _click_error exits
+        return parsed
+
+
+class Command(_Guarded, click.Command):
     """A click command with ``--debug`` and the error rules of this module."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.params.append(_debug_option())
-
-    def invoke(self, ctx: click.Context) -> Any:
-        return _guarded(ctx, super().invoke)
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            _click_error(ctx, exc)
-            raise  # pragma: no cover - _click_error exits
 
 
 class _SubCommand(click.Command):
@@ -185,7 +198,7 @@ class _SubCommand(click.Command):
         self.params.append(_debug_option())
 
 
-class Group(click.Group):
+class Group(_Guarded, click.Group):
     """A click group with ``--debug`` (before or after the subcommand)."""
 
     command_class = _SubCommand
@@ -194,15 +207,29 @@ class Group(click.Group):
         super().__init__(*args, **kwargs)
         self.params.append(_debug_option())
 
-    def invoke(self, ctx: click.Context) -> Any:
-        return _guarded(ctx, super().invoke)
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            _click_error(ctx, exc)
-            raise  # pragma: no cover - _click_error exits
+def startup_timeout_option(waits_for: str) -> Callable[[Any], Any]:
+    """``--startup-timeout``: how long a daemon's start-up waits for ``waits_for``."""
+    return click.option(
+        "--startup-timeout",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        help=f"Seconds to keep trying {waits_for} when starting, before giving up "
+        "with exit status 1 (once running, outages are waited out).",
+    )
+
+
+def stop_grace_option(unfinished: str) -> Callable[[Any], Any]:
+    """``--stop-grace``: how long after SIGTERM the process may take to stop."""
+    return click.option(
+        "--stop-grace",
+        type=click.FloatRange(min=0, min_open=True),
+        default=30.0,
+        show_default=True,
+        help="Seconds after SIGTERM/SIGINT before the process exits even if the "
+        f"current {unfinished}.",
+    )
 
 
 def exit_after(grace: float, name: str) -> threading.Timer:

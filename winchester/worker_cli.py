@@ -16,7 +16,13 @@ from types import FrameType
 import click
 
 from notabene.signals import exit_on_stop_signals
-from stacktach.cli import Command, debug_requested, exit_after
+from stacktach.cli import (
+    Command,
+    debug_requested,
+    exit_after,
+    startup_timeout_option,
+    stop_grace_option,
+)
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import setup_logging
 from stacktach.metrics import metrics_options, serve
@@ -127,21 +133,9 @@ def _daemonize() -> None:
 )
 @click.option("--once", is_flag=True, help="Process what is ready now, then exit.")
 @click.option("-d", "--daemon", is_flag=True, help="Detach and run in the background.")
-@click.option(
-    "--startup-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to keep trying an unreachable database when starting, before "
-    "giving up with exit status 1 (once running, outages are waited out).",
-)
-@click.option(
-    "--stop-grace",
-    type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
-    show_default=True,
-    help="Seconds after SIGTERM/SIGINT before the process exits even if the "
-    "current stream has not finished (its lease lapses; another worker retries).",
+@startup_timeout_option("an unreachable database")
+@stop_grace_option(
+    "stream has not finished (its lease lapses; another worker retries)"
 )
 @click.option(
     "--reset-errors",

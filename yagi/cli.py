@@ -22,7 +22,13 @@ from pathlib import Path
 import click
 
 from notabene.signals import exit_on_stop_signals, install_stop_handlers
-from stacktach.cli import Command, debug_requested, exit_after
+from stacktach.cli import (
+    Command,
+    debug_requested,
+    exit_after,
+    startup_timeout_option,
+    stop_grace_option,
+)
 from stacktach.exceptions import ConfigError
 from stacktach.logsetup import reopen_on_hup, setup_logging
 from stacktach.metrics import metrics_options, serve
@@ -80,22 +86,8 @@ def _check_databases(worker: YagiWorker, timeout: float) -> None:
     help="Validate the configuration and the files it names, then exit; "
     "creates and connects to nothing.",
 )
-@click.option(
-    "--startup-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to keep trying the database and the broker when starting, "
-    "before giving up with exit status 1 (once running, outages are waited out).",
-)
-@click.option(
-    "--stop-grace",
-    type=click.FloatRange(min=0, min_open=True),
-    default=30.0,
-    show_default=True,
-    help="Seconds after SIGTERM/SIGINT before the process exits even if the "
-    "current batch has not finished (unacked messages are redelivered).",
-)
+@startup_timeout_option("the database and the broker")
+@stop_grace_option("batch has not finished (unacked messages are redelivered)")
 @metrics_options
 def main(
     configs: tuple[str, ...],
