@@ -134,9 +134,7 @@ def _daemonize() -> None:
 @click.option("--once", is_flag=True, help="Process what is ready now, then exit.")
 @click.option("-d", "--daemon", is_flag=True, help="Detach and run in the background.")
 @startup_timeout_option("an unreachable database")
-@stop_grace_option(
-    "stream has not finished (its lease lapses; another worker retries)"
-)
+@stop_grace_option("stream has not finished (its lease lapses; another worker retries)")
 @click.option(
     "--reset-errors",
     is_flag=True,
