@@ -10,7 +10,7 @@ One :meth:`PipelineWorker.run_once` pass:
    ``handle_events`` on every handler, then ``commit`` on every handler (side
    effects), or ``rollback`` if a ``handle_events`` failed;
 3. **finishes each stream as soon as its pipeline is done**, in small groups
-   (up to ``complete_group`` streams, 100 by default, and never later than
+   (up to ``complete_group`` streams, 1000 by default, and never later than
    ``complete_after`` seconds after the first of the group finished): one
    transaction completes the group and stores (and matches against the
    triggers) the new events their handlers emitted; failures are recorded
@@ -204,7 +204,7 @@ class PipelineWorker:
         backoff: Backoff | None = None,
         purge_completed: bool = True,
         trim: TrimSettings | None = None,
-        complete_group: int = 100,
+        complete_group: int = 1000,
         complete_after: float = 1.0,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -97,14 +97,23 @@ class StoredStream:
 
 
 def _event_query() -> sa.Select[Any]:
+    # The type's name comes from a scalar subquery, not a join: with a join,
+    # MariaDB may read event_type first and sort every event by id to serve an
+    # unfiltered page (31 s at 1M events); with ``event`` alone in FROM, a page
+    # is a backward walk of the primary key (or of the filter's index).
     event, types = schema.event, schema.event_type
+    name = (
+        sa.select(types.c.name)
+        .where(types.c.id == event.c.event_type_id)
+        .scalar_subquery()
+    )
     return sa.select(
         event.c.id,
         event.c.message_id,
-        types.c.name,
+        name,
         event.c.generated,
         event.c.traits,
-    ).join(types, types.c.id == event.c.event_type_id)
+    )
 
 
 def _event(row: Any) -> StoredEvent | None:
@@ -431,8 +440,16 @@ def list_streams(
         return []
     stream = schema.stream
 
+    select = sa.select(stream)
+    if flt.state is not None and flt.trigger_name is not None:
+        # MariaDB prefers walking the primary key backwards past every other
+        # trigger's streams; this index gives the page in id order directly.
+        select = select.with_hint(
+            stream, "FORCE INDEX (ix_stream_state_trigger_name_id)", "mysql"
+        )
+
     def fetch(at: Mark | None, count: int) -> list[StoredStream]:
-        query = _page(sa.select(stream).where(*where), stream.c.id, at, count)
+        query = _page(select.where(*where), stream.c.id, at, count)
         return [_stream(row) for row in conn.execute(query).mappings()]
 
     def check(item: StoredStream) -> bool:
