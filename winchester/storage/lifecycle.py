@@ -183,16 +183,23 @@ def load_events(
     found: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if not stream_ids:
         return found
+    # The type's name by scalar subquery, not a join: joined, MariaDB may start
+    # from event_type and walk every event of the type (seconds per batch on a
+    # large table) instead of following the streams' links to the events.
+    name = (
+        sa.select(types.c.name)
+        .where(types.c.id == event.c.event_type_id)
+        .scalar_subquery()
+    )
     rows = conn.execute(
         sa.select(
             link.c.stream_id,
             event.c.message_id,
             event.c.generated,
             event.c.traits,
-            types.c.name,
+            name,
         )
         .join(event, event.c.id == link.c.event_id)
-        .join(types, types.c.id == event.c.event_type_id)
         .where(link.c.stream_id.in_(list(stream_ids)))
         .order_by(link.c.stream_id, event.c.generated, event.c.id)
     )
