@@ -1,4 +1,4 @@
-"""yagi-event with a real broker and MariaDB: bad notifications never hold the queue.
+"""yagi-event with a real broker, on every database: bad notifications never hold it.
 
 Each kind of notification the database cannot hold is mixed with good traffic:
 every good one is stored, each bad one is dead-lettered with a reason naming the
@@ -22,9 +22,10 @@ pytestmark = [pytest.mark.mysql, pytest.mark.rabbitmq, pytest.mark.slow]
 
 @pytest.fixture
 def setup(
-    tmp_path: Path, rabbitmq_url: str, mysql_url: str, corpus_config: Path
+    tmp_path: Path, rabbitmq_url: str, database_url: str, corpus_config: Path
 ) -> Iterator[Setup]:
-    world = Setup(tmp_path, rabbitmq_url, mysql_url, corpus_config)
+    """SQLite, MariaDB and PostgreSQL in turn (``database_url`` is parametrised)."""
+    world = Setup(tmp_path, rabbitmq_url, database_url, corpus_config)
     yield world
     world.cleanup()
 
