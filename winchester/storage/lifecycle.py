@@ -369,21 +369,29 @@ def reset(conn: Connection, stream_id: int) -> StreamState | None:
     """An operator's reset: ``error`` -> ``retry_fire``, ``expire_error`` ->
     ``retry_expire`` (attempts start again). Returns the new state, or None when
     the stream is in neither state (nothing changes; like the original)."""
-    stream = schema.stream
     for source, target in _RESETS:
-        changed = conn.execute(
-            stream.update()
-            .where(stream.c.id == stream_id, stream.c.state == int(source))
-            .values(
-                state=int(target),
-                attempts=0,
-                retry_after=None,
-                state_serial_no=stream.c.state_serial_no + 1,
-            )
-        ).rowcount
-        if changed:
+        if _reset_where(conn, source, target, schema.stream.c.id == stream_id):
             return target
     return None
+
+
+def _reset_where(
+    conn: Connection, source: StreamState, target: StreamState, *where: Any
+) -> int:
+    """Move the streams in ``source`` matching ``where`` to ``target`` (attempts
+    start again, in one guarded UPDATE); how many moved."""
+    stream = schema.stream
+    changed: int = conn.execute(
+        stream.update()
+        .where(stream.c.state == int(source), *where)
+        .values(
+            state=int(target),
+            attempts=0,
+            retry_after=None,
+            state_serial_no=stream.c.state_serial_no + 1,
+        )
+    ).rowcount
+    return changed
 
 
 def reset_errors(
@@ -395,20 +403,11 @@ def reset_errors(
 
     Returns trigger -> new state -> how many streams moved (only non-zero).
     """
-    stream = schema.stream
+    trigger = schema.stream.c.trigger_name
     moved: dict[str, dict[StreamState, int]] = {}
     for name in triggers:
         for source, target in _RESETS:
-            count = conn.execute(
-                stream.update()
-                .where(stream.c.trigger_name == name, stream.c.state == int(source))
-                .values(
-                    state=int(target),
-                    attempts=0,
-                    retry_after=None,
-                    state_serial_no=stream.c.state_serial_no + 1,
-                )
-            ).rowcount
+            count = _reset_where(conn, source, target, trigger == name)
             if count:
                 moved.setdefault(name, {})[target] = count
     return moved
