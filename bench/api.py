@@ -57,14 +57,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from ingest import CONFIG, database  # noqa: E402
+from ingest import CONFIG, database, sample_manager  # noqa: E402
 
-from distiller import Distiller  # noqa: E402
-from winchester.clock import EventClock  # noqa: E402
-from winchester.config.triggers import load_triggers  # noqa: E402
-from winchester.ingest import TriggerManager  # noqa: E402
 from winchester.storage.engine import connect  # noqa: E402
-from winchester.storage.migrate import upgrade  # noqa: E402
 
 TRIGGER = "test_trigger"  # the sandbox's only trigger
 BATCH = 1000
@@ -102,13 +97,7 @@ def notigen_file(scratch: Path, count: int) -> Path:
 def fill(url: str, traffic: Path, count: int) -> int:
     """Ingest ``traffic`` in batches; returns the events saved."""
     engine = connect(url)
-    upgrade(engine)
-    manager = TriggerManager(
-        engine,
-        load_triggers(CONFIG / "triggers.yaml"),
-        EventClock(engine),
-        distiller=Distiller.from_file(CONFIG / "event_definitions.yaml"),
-    )
+    manager = sample_manager(engine)
     saved = read = 0
     started = time.perf_counter()
     batch: list[bytes] = []

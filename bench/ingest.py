@@ -93,6 +93,18 @@ def notigen_lines(scratch: Path, count: int, *, seed: int) -> list[bytes]:
     return [line for line in traffic.read_bytes().splitlines() if line.strip()]
 
 
+def sample_manager(engine: sa.Engine) -> TriggerManager:
+    """A migrated database's trigger manager on the sample definitions and
+    triggers, with the event-time clock (as a replay would run)."""
+    upgrade(engine)
+    return TriggerManager(
+        engine,
+        load_triggers(CONFIG / "triggers.yaml"),
+        EventClock(engine),
+        distiller=Distiller.from_file(CONFIG / "event_definitions.yaml"),
+    )
+
+
 def raw_insert(engine: sa.Engine, lines: list[bytes], batch: int) -> float:
     """Seconds to bulk insert one row per notification, batch per transaction."""
     metadata = sa.MetaData()
@@ -143,13 +155,7 @@ def main() -> None:
         url, cleanup = database(args.db, scratch)
         try:
             engine = connect(url)
-            upgrade(engine)
-            manager = TriggerManager(
-                engine,
-                load_triggers(CONFIG / "triggers.yaml"),
-                EventClock(engine),
-                distiller=Distiller.from_file(CONFIG / "event_definitions.yaml"),
-            )
+            manager = sample_manager(engine)
             statements = saved = 0
             started = time.perf_counter()
             for start in range(0, len(lines), args.batch):
