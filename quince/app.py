@@ -12,8 +12,6 @@ last resort, which no request should reach.
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import os
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 import falcon
 import falcon.media
+import orjson
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from quince.archives import ArchiveList
@@ -83,13 +82,19 @@ def _last_resort(
     )
 
 
-def _json_handler() -> falcon.media.JSONHandler:
-    return falcon.media.JSONHandler(
-        dumps=functools.partial(
-            json.dumps, default=jsonutil.encode_default, ensure_ascii=False
-        ),
-        loads=jsonutil.loads,
+def dumps(media: Any) -> bytes:
+    """A response body: orjson, datetimes tagged by
+    :func:`stacktach.jsonutil.encode_default`, stored JSON passed through as
+    :class:`orjson.Fragment` (:mod:`quince.shapes`)."""
+    return orjson.dumps(
+        media,
+        default=jsonutil.encode_default,
+        option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
     )
+
+
+def _json_handler() -> falcon.media.JSONHandler:
+    return falcon.media.JSONHandler(dumps=dumps, loads=jsonutil.loads)
 
 
 def create_app(
@@ -106,7 +111,10 @@ def create_app(
         settings = WinchesterSettings.load(Path(path))
     db = settings.database
     engine = connect(db.url, echo=db.echo_sql, timeouts=db.timeouts)
-    ctx = QuinceContext(settings, engine, settings.locate("trigger_definitions"))
+    reader = connect(db.url, echo=db.echo_sql, timeouts=db.timeouts, reads_only=True)
+    ctx = QuinceContext(
+        settings, engine, settings.locate("trigger_definitions"), reader=reader
+    )
 
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
         middleware=[TokenAuth(ctx)]

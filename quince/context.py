@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from winchester.config.settings import WinchesterSettings
 from winchester.storage.engine import DatabaseUnavailable, run_transaction
@@ -31,8 +32,12 @@ class QuinceContext:
     """The app's shared state."""
 
     settings: WinchesterSettings
+    #: Writes (reset, delete), in transactions.
     engine: Engine
     triggers_path: Path | None
+    #: Reads: autocommit connections (:func:`winchester.storage.engine.connect`
+    #: with ``reads_only``); the write engine when not given.
+    reader: Engine | None = None
 
     @property
     def token(self) -> str | None:
@@ -45,14 +50,22 @@ class QuinceContext:
         return self.settings.api.max_limit
 
     def read(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` on a connection; ``DatabaseUnavailable`` when it fails
-        to connect."""
-        try:
-            conn = self.engine.connect()
-        except Exception as exc:
-            raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
-        with conn:
-            return work(conn)
+        """Run ``work`` on a connection of :attr:`reader`; again, once, on a
+        fresh connection when the pooled one turns out dead (the reader does
+        not ping at checkout); ``DatabaseUnavailable`` when it fails to
+        connect."""
+        for attempt in (1, 2):
+            try:
+                conn = (self.reader or self.engine).connect()
+            except Exception as exc:
+                raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
+            with conn:
+                try:
+                    return work(conn)
+                except DBAPIError as exc:
+                    if attempt == 2 or not exc.connection_invalidated:
+                        raise
+        raise AssertionError("unreachable")
 
     def write(self, work: Callable[[Connection], T], what: str) -> T:
         """Run ``work`` in one retried write transaction."""

@@ -25,19 +25,20 @@ Rules
 from __future__ import annotations
 
 import fnmatch
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from stacktach import jsonutil
 from winchester.states import StreamState
 from winchester.storage import schema
 from winchester.storage.retention import purge_streams
-from winchester.storage.values import decode_traits, value_hash
+from winchester.storage.values import decode_some_traits, decode_traits, value_hash
 
 __all__ = [
     "EventFilter",
@@ -69,23 +70,32 @@ MAX_ID = 2**63 - 1
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """One stored event."""
+    """One stored event: its traits as stored (``traits_json``, typed JSON text
+    already in the API's encoding, so a page can be served without decoding
+    it), decoded on demand by :attr:`traits`."""
 
     id: int
     message_id: str
     event_type: str
     generated: datetime
-    traits: dict[str, Any]
+    traits_json: str
+
+    @property
+    def traits(self) -> dict[str, Any]:
+        """The typed trait mapping (decoded on each access)."""
+        return decode_traits(self.traits_json)
 
 
 @dataclass(frozen=True, slots=True)
 class StoredStream:
-    """One stream row, with its distinguishing traits decoded."""
+    """One stream row; its distinguishing traits as stored
+    (``distinguishing_json``, typed JSON text), decoded on demand by
+    :attr:`distinguishing_traits`."""
 
     id: int
     trigger_name: str
     state: StreamState
-    distinguishing_traits: dict[str, Any]
+    distinguishing_json: str
     first_event: datetime
     last_event: datetime
     expire_timestamp: datetime | None
@@ -94,6 +104,12 @@ class StoredStream:
     attempts: int
     last_error: str | None
     created_at: datetime
+
+    @property
+    def distinguishing_traits(self) -> dict[str, Any]:
+        """The typed distinguishing traits (decoded on each access)."""
+        decoded: dict[str, Any] = jsonutil.loads(self.distinguishing_json)
+        return decoded
 
 
 def _event_query() -> sa.Select[Any]:
@@ -120,7 +136,7 @@ def _event(row: Any) -> StoredEvent | None:
     if row is None:
         return None
     id_, message_id, event_type, generated, traits = row
-    return StoredEvent(id_, message_id, event_type, generated, decode_traits(traits))
+    return StoredEvent(id_, message_id, event_type, generated, traits)
 
 
 def event_by_message_id(conn: Connection, message_id: str) -> StoredEvent | None:
@@ -136,21 +152,31 @@ def event_by_id(conn: Connection, event_id: int) -> StoredEvent | None:
     )
 
 
+#: The columns a :class:`StoredStream` is made of, in its fields' order (not
+#: the whole row: the lease and key columns would double what a page reads).
+_STREAM_COLUMNS = (
+    "id",
+    "trigger_name",
+    "state",
+    "distinguishing_traits",
+    "first_event",
+    "last_event",
+    "expire_timestamp",
+    "fire_timestamp",
+    "event_count",
+    "attempts",
+    "last_error",
+    "created_at",
+)
+
+
+def _stream_query() -> sa.Select[Any]:
+    return sa.select(*(schema.stream.c[name] for name in _STREAM_COLUMNS))
+
+
 def _stream(row: Any) -> StoredStream:
-    return StoredStream(
-        id=row["id"],
-        trigger_name=row["trigger_name"],
-        state=StreamState(row["state"]),
-        distinguishing_traits=jsonutil.loads(row["distinguishing_traits"]),
-        first_event=row["first_event"],
-        last_event=row["last_event"],
-        expire_timestamp=row["expire_timestamp"],
-        fire_timestamp=row["fire_timestamp"],
-        event_count=row["event_count"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        created_at=row["created_at"],
-    )
+    id_, trigger_name, state, dist, *rest = row
+    return StoredStream(id_, trigger_name, StreamState(state), dist, *rest)
 
 
 def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
@@ -158,11 +184,7 @@ def stream_by_id(conn: Connection, stream_id: int) -> StoredStream | None:
     if not 0 <= stream_id <= MAX_ID:
         return None
     stream = schema.stream
-    row = (
-        conn.execute(sa.select(stream).where(stream.c.id == stream_id))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_stream_query().where(stream.c.id == stream_id)).first()
     return None if row is None else _stream(row)
 
 
@@ -220,12 +242,48 @@ class StreamFilter:
     traits: tuple[TraitFilter, ...] = field(default=())
 
 
+#: Ids of event type and trait names already looked up, per engine. A name's
+#: row is never deleted nor renumbered, so a found id stays right; a name not
+#: found is not remembered (it may be stored the next moment). Bounded: past
+#: ``_NAME_CACHE_SIZE`` names an engine's cache starts again.
+_NAME_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = (
+    weakref.WeakKeyDictionary()
+)
+_NAME_CACHE_SIZE = 10_000
+
+
+def _lookup_ids(
+    conn: Connection, table: sa.Table, names: Sequence[str]
+) -> dict[str, int]:
+    """The ids of ``names`` in ``table`` (``event_type`` or ``trait_name``)."""
+    cache = _NAME_IDS.setdefault(conn.engine, {})
+    found: dict[str, int] = {}
+    missing: list[str] = []
+    for name in names:
+        id_ = cache.get((table.name, name))
+        if id_ is None:
+            missing.append(name)
+        else:
+            found[name] = id_
+    if missing:
+        rows = conn.execute(
+            sa.select(table.c.name, table.c.id).where(
+                table.c.name.in_(sorted(set(missing)))
+            )
+        )
+        if len(cache) > _NAME_CACHE_SIZE:
+            cache.clear()
+        for name, id_ in rows:
+            found[name] = cache[(table.name, name)] = id_
+    return found
+
+
 def _type_ids(conn: Connection, pattern: str) -> list[int]:
     """Ids of the event types ``pattern`` (an fnmatch glob, case-sensitive) names."""
     types = schema.event_type
     if not any(ch in pattern for ch in "*?["):
-        row = conn.execute(sa.select(types.c.id).where(types.c.name == pattern)).first()
-        return [] if row is None else [row[0]]
+        id_ = _lookup_ids(conn, types, [pattern]).get(pattern)
+        return [] if id_ is None else [id_]
     return [
         id_
         for id_, name in conn.execute(sa.select(types.c.id, types.c.name))
@@ -234,11 +292,7 @@ def _type_ids(conn: Connection, pattern: str) -> list[int]:
 
 
 def _name_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
-    table = schema.trait_name
-    rows = conn.execute(
-        sa.select(table.c.name, table.c.id).where(table.c.name.in_(sorted(set(names))))
-    )
-    return {name: id_ for name, id_ in rows}
+    return _lookup_ids(conn, schema.trait_name, names)
 
 
 def _hashes(trait: TraitFilter) -> list[int]:
@@ -350,8 +404,13 @@ def list_events(
     ascending = mark is not None and mark.ascending
     event = schema.event
 
+    names = [t.name for t in flt.traits]
+
     def check(item: StoredEvent) -> bool:
-        return all(t.matches(item.traits) for t in flt.traits)
+        if not names:
+            return True
+        traits = decode_some_traits(item.traits_json, names)
+        return all(t.matches(traits) for t in flt.traits)
 
     if driver is None:
 
@@ -440,7 +499,7 @@ def list_streams(
         return []
     stream = schema.stream
 
-    select = sa.select(stream)
+    select = _stream_query()
     if flt.state is not None and flt.trigger_name is not None:
         # MariaDB prefers walking the primary key backwards past every other
         # trigger's streams; this index gives the page in id order directly.
@@ -450,10 +509,13 @@ def list_streams(
 
     def fetch(at: Mark | None, count: int) -> list[StoredStream]:
         query = _page(select.where(*where), stream.c.id, at, count)
-        return [_stream(row) for row in conn.execute(query).mappings()]
+        return [_stream(row) for row in conn.execute(query)]
 
     def check(item: StoredStream) -> bool:
-        return all(t.matches(item.distinguishing_traits) for t in flt.traits)
+        if not flt.traits:
+            return True
+        traits = item.distinguishing_traits
+        return all(t.matches(traits) for t in flt.traits)
 
     return _fill(fetch, check, mark, limit, lambda s: s.id)
 

@@ -27,6 +27,7 @@ from stacktach.exceptions import TimestampError
 from stacktach.timeutils import format_timestamp, parse_timestamp
 
 __all__ = [
+    "decode_some_traits",
     "decode_traits",
     "distinguishing_key",
     "encode_key",
@@ -56,6 +57,20 @@ def decode_traits(text: str | bytes) -> dict[str, Any]:
         if value.__class__ is dict and value.get("__type__") == _DATETIME:
             traits[name] = parse_timestamp(value[_DATETIME])
     return traits
+
+
+def decode_some_traits(text: str | bytes, names: Iterable[str]) -> dict[str, Any]:
+    """The traits ``names`` of ``event.traits`` JSON text (datetimes restored),
+    without restoring the others: what a filter needs to check a row."""
+    loaded: dict[str, Any] = orjson.loads(text)
+    found: dict[str, Any] = {}
+    for name in names:
+        if name in loaded:
+            value = loaded[name]
+            if value.__class__ is dict and value.get("__type__") == _DATETIME:
+                value = parse_timestamp(value[_DATETIME])
+            found[name] = value
+    return found
 
 
 def _canonical(value: Any) -> bytes:
