@@ -10,6 +10,7 @@ state is a 409 saying which. Delete purges the stream and keeps its events.
 from __future__ import annotations
 
 import falcon
+import orjson
 from sqlalchemy.engine import Connection
 
 from quince.context import QuinceContext
@@ -60,10 +61,9 @@ class StreamList:
         mark = get_mark(req)
         limit = get_limit(req, self.ctx.max_limit)
         found = self.ctx.read(
-            lambda conn: queries.list_streams(conn, flt, mark=mark, limit=limit)
+            lambda conn: queries.list_streams_json(conn, flt, mark=mark, limit=limit)
         )
-        ascending = mark is not None and mark.ascending
-        resp.media = [stream_json(s, ascending) for s in found]
+        resp.media = [orjson.Fragment(text) for text in found]
 
 
 class StreamCount:

@@ -58,6 +58,7 @@ __all__ = [
     "event_type_traits",
     "list_events",
     "list_streams",
+    "list_streams_json",
     "metrics_snapshot",
     "ping",
     "stream_by_id",
@@ -518,6 +519,105 @@ def list_streams(
         return all(t.matches(traits) for t in flt.traits)
 
     return _fill(fetch, check, mark, limit, lambda s: s.id)
+
+
+def _json_text(dialect: str, column: Any) -> Any:
+    """SQL: ``column`` (text) as a JSON string literal."""
+    if dialect == "mysql":
+        return sa.func.json_quote(column)
+    if dialect == "postgresql":
+        return sa.cast(sa.func.to_json(column), sa.Text)
+    return sa.func.json_quote(column)
+
+
+def _json_datetime(dialect: str, column: Any) -> Any:
+    """SQL: a UTC DATETIME column in the API's typed encoding (``null`` when
+    NULL), as :func:`stacktach.timeutils.format_timestamp` writes it."""
+    if dialect == "mysql":
+        text = sa.func.date_format(column, "%Y-%m-%dT%H:%i:%s.%f")
+    elif dialect == "postgresql":
+        text = sa.func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US')
+    else:  # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'
+        text = sa.func.replace(sa.cast(column, sa.Text), " ", "T")
+    typed = sa.literal('{"__type__":"datetime","datetime":"', sa.Text) + text
+    return sa.func.coalesce(typed + sa.literal('+00:00"}', sa.Text), "null")
+
+
+def _json_hex(dialect: str, column: Any) -> Any:
+    if dialect == "mysql":
+        return sa.func.lower(sa.func.hex(column))
+    if dialect == "postgresql":
+        return sa.func.to_hex(column)
+    return sa.func.printf("%x", column)
+
+
+def _stream_json_column(dialect: str, ascending: bool) -> Any:
+    """SQL: a stream row as the API's JSON object (quince's ``stream_json``),
+    built by the database, so a page of 200 streams costs the API one text
+    column a row instead of twelve typed ones."""
+    stream = schema.stream
+    state = sa.case(
+        *((stream.c.state == int(s), s.name.lower()) for s in StreamState),
+        else_="unknown",
+    )
+
+    def lit(text: str) -> Any:
+        return sa.literal(text, sa.Text)
+
+    return sa.type_coerce(
+        lit('{"id":')
+        + sa.cast(stream.c.id, sa.Text)
+        + lit(',"name":')
+        + _json_text(dialect, stream.c.trigger_name)
+        + lit(',"state":"')
+        + state
+        + lit('","first_event":')
+        + _json_datetime(dialect, stream.c.first_event)
+        + lit(',"last_event":')
+        + _json_datetime(dialect, stream.c.last_event)
+        + lit(',"fire_timestamp":')
+        + _json_datetime(dialect, stream.c.fire_timestamp)
+        + lit(',"expire_timestamp":')
+        + _json_datetime(dialect, stream.c.expire_timestamp)
+        + lit(',"distinguishing_traits":')
+        + stream.c.distinguishing_traits
+        + lit(',"_mark":"' + ("+" if ascending else ""))
+        + _json_hex(dialect, stream.c.id)
+        + lit('"}'),
+        sa.Text,
+    )
+
+
+def list_streams_json(
+    conn: Connection, flt: StreamFilter, *, mark: Mark | None = None, limit: int = 200
+) -> list[str]:
+    """The page :func:`list_streams` returns, each stream as the API's JSON
+    text (``/v1/streams``), made by the database."""
+    where = _stream_where(conn, flt)
+    if where is None or limit <= 0:
+        return []
+    stream = schema.stream
+    ascending = mark is not None and mark.ascending
+    select = sa.select(
+        stream.c.id,
+        stream.c.distinguishing_traits,
+        _stream_json_column(conn.dialect.name, ascending),
+    )
+    if flt.state is not None and flt.trigger_name is not None:
+        select = select.with_hint(
+            stream, "FORCE INDEX (ix_stream_state_trigger_name_id)", "mysql"
+        )
+
+    def fetch(at: Mark | None, count: int) -> list[Any]:
+        return list(conn.execute(_page(select.where(*where), stream.c.id, at, count)))
+
+    def check(row: Any) -> bool:
+        if not flt.traits:
+            return True
+        traits = jsonutil.loads(row[1])
+        return all(t.matches(traits) for t in flt.traits)
+
+    return [row[2] for row in _fill(fetch, check, mark, limit, lambda r: r[0])]
 
 
 def count_streams(conn: Connection, flt: StreamFilter) -> int:
