@@ -159,7 +159,7 @@ def _banner(options: Options, layout: Layout, screen: bool) -> None:
     lines = [
         "",
         f"StackTach sandbox is running ({engines}).",
-        f"  API:      {url}  (e.g. {url}/healthcheck, {url}/ui)",
+        f"  API:      {url}  (e.g. {url}/healthcheck)",
         f"  config:   {layout.etc}/   logs: {layout.log}/",
     ]
     if screen:
