@@ -41,7 +41,7 @@ def create_database(url: str) -> str | None:
             "postgresql+psycopg://",
             key="--db-url",
         )
-    server = parsed.set(database="postgres" if backend == "postgresql" else None)
+    server = parsed.set(database="postgres" if backend == "postgresql" else "")
     engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
