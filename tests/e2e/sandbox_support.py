@@ -123,6 +123,4 @@ def screen_sessions(name: str) -> str:
     done = subprocess.run(
         ["screen", "-ls", name], capture_output=True, text=True, check=False
     )
-    return "\n".join(
-        line for line in done.stdout.splitlines() if line.startswith("\t")
-    )
+    return "\n".join(line for line in done.stdout.splitlines() if line.startswith("\t"))

@@ -98,7 +98,9 @@ def test_tarball_installs_into_an_empty_folder_and_runs(tmp_path: Path) -> None:
     )
     for name in ("event_definitions.yaml", "triggers.yaml", "pipelines.yaml"):
         (tmp_path / name).write_text((samples.parent / name).read_text())
-    (tmp_path / "logging.conf").write_text((samples.parent / "logging.conf").read_text())
+    (tmp_path / "logging.conf").write_text(
+        (samples.parent / "logging.conf").read_text()
+    )
     upgraded = run("winchester-db", "-c", str(config), "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert (tmp_path / "w.db").is_file()
