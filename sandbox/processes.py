@@ -127,15 +127,21 @@ def _signal(pid: int, sig: int) -> None:
 def stop(layout: Layout, session: str = SESSION, grace: float = GRACE) -> list[str]:
     """Stop every process of the sandbox; return the names that were running."""
     live = running(layout)
+
+    def left() -> list[int]:
+        # The pids found at first, not the pid files: the foreground runner
+        # removes those before it has quite exited.
+        return [pid for pid in live.values() if _alive(pid, layout.root)]
+
     for name, pid in live.items():
         _signal(pid, signal.SIGHUP if name == "shell" else signal.SIGTERM)
     deadline = time.monotonic() + grace
-    while running(layout) and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid in running(layout).values():
+    for pid in left():
         _signal(pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
-    while running(layout) and time.monotonic() < deadline:
+    while left() and time.monotonic() < deadline:
         time.sleep(0.1)
     session_file = layout.run / "session"
     if session_file.is_file():
