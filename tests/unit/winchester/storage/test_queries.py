@@ -65,3 +65,40 @@ def test_stream_by_id(engine: Engine) -> None:
     )
     assert stream.fire_timestamp == T0
     assert stream.expire_timestamp == T0 + timedelta(seconds=2, hours=2)
+
+
+def test_stream_page_json_is_the_api_shape(engine: Engine) -> None:
+    """The database-built page (``list_streams_json``) equals quince's Python
+    shape of ``list_streams`` on this backend: every field, NULL timestamps,
+    typed distinguishing traits, both mark directions, a trait filter."""
+    import json
+
+    from quince.app import dumps
+    from quince.shapes import stream_json
+
+    manager = TriggerManager(engine, [DayTrigger(needed=5)], FixedClock(T0))
+    manager.add_events(
+        [event(n, instance=f"i-{n % 3}", at=T0 + timedelta(hours=n)) for n in range(9)]
+    )
+    manager.add_events([event(20, "compute.instance.exists", instance='q"uo\\te')])
+    filters = [
+        queries.StreamFilter(),
+        queries.StreamFilter(state=StreamState.ACTIVE, trigger_name="per_instance_day"),
+        queries.StreamFilter(
+            traits=(queries.TraitFilter("instance_id", ("i-1",)),)
+        ),
+    ]
+    with engine.connect() as conn:
+        for flt in filters:
+            for mark in (None, queries.Mark(2, ascending=True), queries.Mark(4)):
+                ascending = mark is not None and mark.ascending
+                expected = [
+                    json.loads(dumps(stream_json(s, ascending)))
+                    for s in queries.list_streams(conn, flt, mark=mark, limit=3)
+                ]
+                built = [
+                    json.loads(text)
+                    for text in queries.list_streams_json(conn, flt, mark=mark, limit=3)
+                ]
+                assert built == expected
+                assert expected or mark is not None
