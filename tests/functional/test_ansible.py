@@ -53,6 +53,15 @@ RENDERS = {
     "db/60-stv3.cnf": "etc/mysql/mariadb.conf.d/60-stv3.cnf",
     "db/create.sql": "etc/stv3/create-database.sql",
 }
+#: What the usage audit reads from a compute.instance.exists.
+AUDIT_TRAITS = (
+    "instance_id",
+    "tenant_id",
+    "launched_at",
+    "audit_period_beginning",
+    "audit_period_ending",
+    "state",
+)
 HARDENING = {
     "Restart": "on-failure",
     "NoNewPrivileges": "yes",
@@ -65,7 +74,9 @@ HARDENING = {
 
 def _tool(name: str) -> Path:
     path = BIN / name
-    require(path.exists(), f"{name} is not installed in the venv (pip install -e .[dev])")
+    require(
+        path.exists(), f"{name} is not installed in the venv (pip install -e .[dev])"
+    )
     return path
 
 
@@ -192,7 +203,9 @@ def test_one_yagi_conf_per_cell(rendered: Rendered) -> None:
             assert conf.get("shoebox", "destination_folder").endswith(f"archive/{cell}")
             queues = [q.strip() for q in conf.get("consumers", "queues").split(",")]
             assert queues == (
-                ["monitor.info", "monitor.error"] if cell == "east" else ["monitor.info"]
+                ["monitor.info", "monitor.error"]
+                if cell == "east"
+                else ["monitor.info"]
             )
             for queue in queues:
                 assert conf.get(f"consumer:{queue}", "queue_type") == "quorum"
@@ -214,13 +227,17 @@ def test_num_pipeline_workers_per_host(rendered: Rendered) -> None:
         WORKERS[0]: [f"pipeline-worker-{n}.env" for n in (1, 2)],
         WORKERS[1]: [f"pipeline-worker-{n}.env" for n in (1, 2, 3, 4)],
     }
-    unit = _unit(rendered.host(WORKERS[0]) / "etc/systemd/system/pipeline-worker@.service")
+    unit = _unit(
+        rendered.host(WORKERS[0]) / "etc/systemd/system/pipeline-worker@.service"
+    )
     assert "--name pipeline-worker-%H-%i" in unit["ExecStart"]
 
 
 def test_distiller_trait_plugins_is_a_mapping(rendered: Rendered) -> None:
     data = yaml.safe_load((rendered.etc(WORKERS[0]) / "winchester.yaml").read_text())
-    assert data["distiller_trait_plugins"] == {"part": "distiller.plugins.split:SplitPlugin"}
+    assert data["distiller_trait_plugins"] == {
+        "part": "distiller.plugins.split:SplitPlugin"
+    }
     assert data["api"]["token"] == "change-me-too"
 
 
@@ -237,7 +254,9 @@ def test_rendered_configs_pass_check_config(rendered: Rendered) -> None:
             assert "queue monitor.info: shoebox, winchester" in run.stdout
 
 
-def test_rendered_definitions_distil_nova_traffic(rendered: Rendered, tmp_path: Path) -> None:
+def test_rendered_definitions_distil_nova_traffic(
+    rendered: Rendered, tmp_path: Path
+) -> None:
     traffic = tmp_path / "nova.jsonl"
     gen = _run(_tool("notigen"), "--count", "400", "--out", traffic, "--seed", "7")
     assert gen.returncode == 0, gen.stderr
@@ -248,8 +267,7 @@ def test_rendered_definitions_distil_nova_traffic(rendered: Rendered, tmp_path: 
     exists = [e for e in events if e["event_type"] == "compute.instance.exists"]
     assert exists, "notigen's traffic has no .exists"
     for event in exists:
-        for trait in ("instance_id", "tenant_id", "launched_at",
-                      "audit_period_beginning", "audit_period_ending", "state"):  # fmt: skip
+        for trait in AUDIT_TRAITS:
             assert trait in event, f"{trait} missing from {event}"
     assert all(isinstance(e.get("memory_mb", 0), int) for e in events)
 
@@ -312,7 +330,10 @@ def test_database_sql_and_migration(rendered: Rendered, mysql_server: str) -> No
             for statement in statements + statements:
                 conn.exec_driver_sql(statement)
         upgrade = _run(
-            _tool("winchester-db"), "-c", rendered.etc(DB) / "winchester.yaml", "upgrade"
+            _tool("winchester-db"),
+            "-c",
+            rendered.etc(DB) / "winchester.yaml",
+            "upgrade",
         )
         assert upgrade.returncode == 0, upgrade.stderr
         url = sa.engine.make_url(mysql_server).set(
