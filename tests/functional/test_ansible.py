@@ -325,10 +325,8 @@ def test_database_sql_and_migration(rendered: Rendered, mysql_server: str) -> No
     assert len(statements) == 4, statements
     admin = sa.create_engine(mysql_server)
     try:
-        with admin.begin() as conn:
-            # twice: the role runs it on every deployment (idempotent)
-            for statement in statements + statements:
-                conn.exec_driver_sql(statement)
+        # twice: the role runs it on every deployment (idempotent)
+        _execute(admin, statements + statements)
         upgrade = _run(
             _tool("winchester-db"),
             "-c",
@@ -349,12 +347,119 @@ def test_database_sql_and_migration(rendered: Rendered, mysql_server: str) -> No
             user_engine.dispose()
         assert {"event", "stream", "trait_index", "stream_event"} <= tables, tables
     finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{rendered.db_name}`")
-            conn.exec_driver_sql(f"DROP USER IF EXISTS '{rendered.db_user}'@'%'")
+        _execute(
+            admin,
+            [
+                f"DROP DATABASE IF EXISTS `{rendered.db_name}`",
+                f"DROP USER IF EXISTS '{rendered.db_user}'@'%'",
+            ],
+        )
         admin.dispose()
+
+
+def _execute(engine: Any, statements: list[str]) -> None:
+    """Run SQL as the mysql client would: no driver parameter formatting."""
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+        raw.commit()
+    finally:
+        raw.close()
 
 
 def _strip_comments(statement: str) -> str:
     lines = [line for line in statement.splitlines() if not line.startswith("--")]
     return "\n".join(lines).strip().rstrip(";")
+
+
+@pytest.mark.rabbitmq
+def test_rendered_yagi_conf_declares_quorum_queues_with_dead_letter(
+    rendered: Rendered, rabbitmq_url: str, tmp_path: Path
+) -> None:
+    """yagi-event, started on a rendered yagi.conf, declares what the role promises.
+
+    The test changes only what must be unique to it (broker URL, exchange and
+    queue names) and points ``[winchester]`` at an SQLite database; the queue
+    settings are the rendered ones.
+    """
+    import signal
+
+    import notabene
+    from tests.support.settings import write_settings
+    from tests.support.waiting import wait_for
+
+    suffix = uuid.uuid4().hex[:8]
+    queue, exchange = f"stv3-ansible-{suffix}.info", f"stv3-ansible-{suffix}"
+    settings = write_settings(tmp_path / "w", f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade = _run(_tool("winchester-db"), "-c", settings, "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    conf = configparser.RawConfigParser()
+    conf.read(rendered.etc(WORKERS[0]) / "yagi-west.conf")
+    rendered_queue = conf["consumer:monitor.info"]
+    assert rendered_queue["queue_type"] == "quorum"
+    conf["rabbit_broker"]["url"] = rabbitmq_url
+    conf["consumers"]["queues"] = queue
+    conf[f"consumer:{queue}"] = {
+        **rendered_queue,
+        "exchange": exchange,
+        "routing_key": queue,
+    }
+    conf.remove_section("consumer:monitor.info")
+    conf["winchester"]["config_file"] = str(settings)
+    path = tmp_path / "yagi-west.conf"
+    with path.open("w") as out:
+        conf.write(out)
+    process = subprocess.Popen(
+        [str(_tool("yagi-event")), "-c", str(path)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    connection: Any = notabene.connect(rabbitmq_url)
+    try:
+
+        def declared() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"yagi-event exited: {process.stderr.read()}")  # type: ignore[union-attr]
+            try:
+                connection.channel().queue_declare(queue, passive=True)
+                return True
+            except Exception:
+                return False
+
+        wait_for(declared, timeout=120, what=f"yagi-event to declare {queue}")
+        # The broker refuses to see the queue or its dead-letter queue as classic.
+        for name in (queue, f"{queue}.failed"):
+            channel = connection.channel()
+            with pytest.raises(Exception, match="x-queue-type"):
+                channel.queue_declare(
+                    name, durable=True, arguments={"x-queue-type": "classic"}
+                )
+        # ... and knows the dead-letter route of the queue.
+        channel = connection.channel()
+        with pytest.raises(Exception, match="x-dead-letter-routing-key"):
+            channel.queue_declare(
+                queue,
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": "elsewhere",
+                },
+            )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            channel = connection.channel()
+            for name in (queue, f"{queue}.failed"):
+                channel.queue_delete(name)
+            channel.exchange_delete(exchange)
+            connection.release()
+    assert process.returncode == 0, process.stderr.read() if process.stderr else ""
