@@ -436,7 +436,10 @@ def test_rendered_yagi_conf_declares_quorum_queues_with_dead_letter(
             channel = connection.channel()
             with pytest.raises(Exception, match="x-queue-type"):
                 channel.queue_declare(
-                    name, durable=True, arguments={"x-queue-type": "classic"}
+                    name,
+                    durable=True,
+                    auto_delete=False,
+                    arguments={"x-queue-type": "classic"},
                 )
         # ... and knows the dead-letter route of the queue.
         channel = connection.channel()
@@ -444,6 +447,7 @@ def test_rendered_yagi_conf_declares_quorum_queues_with_dead_letter(
             channel.queue_declare(
                 queue,
                 durable=True,
+                auto_delete=False,
                 arguments={
                     "x-queue-type": "quorum",
                     "x-dead-letter-exchange": "",
