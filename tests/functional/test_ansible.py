@@ -28,6 +28,9 @@ import yaml
 
 from tests.conftest import require
 
+#: ansible-playbook runs once per module (minutes on a loaded machine).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 ANSIBLE = ROOT / "ansible"
 BIN = Path(sys.executable).parent
@@ -431,15 +434,20 @@ def test_rendered_yagi_conf_declares_quorum_queues_with_dead_letter(
                 return False
 
         wait_for(declared, timeout=120, what=f"yagi-event to declare {queue}")
-        # The broker refuses to see the queue or its dead-letter queue as classic.
-        for name in (queue, f"{queue}.failed"):
+        # The broker refuses to see the queue or its dead-letter queue as classic
+        # (everything else equal: the queue dead-letters to <queue>.failed).
+        dead_letter = {
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": f"{queue}.failed",
+        }
+        for name, others in ((queue, dead_letter), (f"{queue}.failed", {})):
             channel = connection.channel()
             with pytest.raises(Exception, match="x-queue-type"):
                 channel.queue_declare(
                     name,
                     durable=True,
                     auto_delete=False,
-                    arguments={"x-queue-type": "classic"},
+                    arguments={**others, "x-queue-type": "classic"},
                 )
         # ... and knows the dead-letter route of the queue.
         channel = connection.channel()
