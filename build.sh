@@ -15,7 +15,8 @@
 #                              StackTach and its dependencies, an offline
 #                              install.sh, default target /opt/stv3)
 #   ./build.sh -d INVENTORY    deploy with Ansible: ansible-playbook -i INVENTORY
-#                              ansible/site.yml
+#                              ansible/site.yml, installing the newest tarball
+#                              of -p (-p -d builds one, then deploys it)
 #   ./build.sh -h              this help
 #
 # Sandbox options (also as environment variables):
@@ -105,7 +106,12 @@ deploy() {
         die "-d: ansible-playbook is not installed (pip install ansible-core, or apt-get install ansible)" 2
     [[ -f "$ROOT/ansible/site.yml" ]] || die "-d: $ROOT/ansible/site.yml not found" 2
     cd "$ROOT"
-    exec ansible-playbook -i "$inventory" ansible/site.yml
+    # The newest tarball of ./build.sh -p is what the common role installs.
+    local tarball
+    tarball=$(ls -t "$ROOT"/dist/stacktach-*.tar.gz 2>/dev/null | head -n 1 || true)
+    [[ -n $tarball ]] ||
+        die "-d: no tarball in $ROOT/dist: build one first (./build.sh -p -d $inventory)" 2
+    exec ansible-playbook -i "$inventory" ansible/site.yml -e "stv3_tarball=$tarball"
 }
 
 main() {

@@ -70,7 +70,7 @@ def test_deploy_runs_the_site_playbook(tmp_path: Path) -> None:
     inventory = tmp_path / "hosts.ini"
     inventory.write_text("[api]\napi1\n")
     bin_dir = tmp_path / "bin"
-    path = _tools(bin_dir, "dirname", "cat", "sed")
+    path = _tools(bin_dir, "dirname", "cat", "sed", "ls", "head")
     # no ansible-playbook on the PATH: one line saying what to install
     missing = _run(repo, "-q", "-d", str(inventory), path=path)
     assert missing.returncode == 2
@@ -83,6 +83,16 @@ def test_deploy_runs_the_site_playbook(tmp_path: Path) -> None:
     fake = bin_dir / "ansible-playbook"
     fake.write_text(f'#!/bin/sh\necho "$PWD $*" > {record}\n')
     fake.chmod(0o755)
+    # no tarball to install yet: one line saying how to build one
+    untarred = _run(repo, "-q", "-d", str(inventory), path=path)
+    assert untarred.returncode == 2
+    assert untarred.stderr.strip() == (
+        f"build.sh: -d: no tarball in {repo}/dist: build one first "
+        f"(./build.sh -p -d {inventory})"
+    )
+    (repo / "dist").mkdir()
+    tarball = repo / "dist" / "stacktach-1.0-abc.tar.gz"
+    tarball.write_bytes(b"")
     done = _run(repo, "-q", "-d", str(inventory), path=path)
     assert done.returncode == 0, done.stderr
     assert record.read_text().split() == [
@@ -90,6 +100,8 @@ def test_deploy_runs_the_site_playbook(tmp_path: Path) -> None:
         "-i",
         str(inventory),
         "ansible/site.yml",
+        "-e",
+        f"stv3_tarball={tarball}",
     ]
     # a missing inventory is named
     gone = _run(repo, "-q", "-d", str(tmp_path / "nope.ini"), path=path)
