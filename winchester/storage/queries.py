@@ -583,7 +583,12 @@ def _stream_json_column(dialect: str, ascending: bool) -> Any:
         + stream.c.distinguishing_traits
         + lit(',"_mark":"' + ("+" if ascending else ""))
         + _json_hex(dialect, stream.c.id)
-        + lit('"}'),
+        + lit('"')
+        + sa.case(
+            (stream.c.last_error.is_(None), lit("")),
+            else_=lit(',"last_error":') + _json_text(dialect, stream.c.last_error),
+        )
+        + lit("}"),
         sa.Text,
     )
 

@@ -81,12 +81,19 @@ def test_stream_page_json_is_the_api_shape(engine: Engine) -> None:
         [event(n, instance=f"i-{n % 3}", at=T0 + timedelta(hours=n)) for n in range(9)]
     )
     manager.add_events([event(20, "compute.instance.exists", instance='q"uo\\te')])
+    from winchester.storage import schema
+
+    with engine.begin() as conn:  # one stream in error, with a reason to escape
+        conn.execute(
+            schema.stream.update()
+            .where(schema.stream.c.id == 1)
+            .values(state=int(StreamState.ERROR), last_error='boom: "x" \u00e9\n\\ end')
+        )
     filters = [
         queries.StreamFilter(),
         queries.StreamFilter(state=StreamState.ACTIVE, trigger_name="per_instance_day"),
-        queries.StreamFilter(
-            traits=(queries.TraitFilter("instance_id", ("i-1",)),)
-        ),
+        queries.StreamFilter(state=StreamState.ERROR),
+        queries.StreamFilter(traits=(queries.TraitFilter("instance_id", ("i-1",)),)),
     ]
     with engine.connect() as conn:
         for flt in filters:
