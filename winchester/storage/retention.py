@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from winchester.states import StreamState
-from winchester.storage import changes, schema
+from winchester.storage import schema
 from winchester.storage.engine import run_transaction
 from winchester.storage.names import NameCache
 from winchester.storage.values import decode_traits, value_hash
@@ -65,6 +65,9 @@ class EventTrimmer:
     def trim(self, cutoff: datetime) -> int:
         """Delete one batch of events generated before ``cutoff`` that belong to
         no stream still open or in progress. Returns how many were deleted."""
+        # here, not at the top: changes -> queries -> retention would be a cycle
+        from winchester.storage import changes
+
         event, link, stream = schema.event, schema.stream_event, schema.stream
         run_transaction(
             self.engine, lambda c: changes.trim(c, cutoff), what="trim stream changes"
