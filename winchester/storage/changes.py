@@ -232,7 +232,9 @@ def read_events(
         .limit(limit)
     )
     return [
-        queries.StoredEvent(id_, message_id, event_type, generated, decode_traits(traits))
+        queries.StoredEvent(
+            id_, message_id, event_type, generated, decode_traits(traits)
+        )
         for id_, message_id, event_type, generated, traits in rows
     ]
 

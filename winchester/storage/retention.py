@@ -65,8 +65,7 @@ class EventTrimmer:
     def trim(self, cutoff: datetime) -> int:
         """Delete one batch of events generated before ``cutoff`` that belong to
         no stream still open or in progress. Returns how many were deleted."""
-        # here, not at the top: changes -> queries -> retention would be a cycle
-        from winchester.storage import changes
+        from winchester.storage import changes  # noqa: PLC0415 - a cycle via queries
 
         event, link, stream = schema.event, schema.stream_event, schema.stream
         run_transaction(
