@@ -175,6 +175,7 @@ class Watcher:
         #: (resumed from another process); None: the poller's is the client's.
         self.base: Cursor | None = None
         self.queue: queue.Queue[tuple[str, str, str]] = queue.Queue(QUEUE_SIZE)
+        self._position = ""
 
     def _put(self, item: tuple[str, str, str]) -> bool:
         try:
@@ -218,6 +219,9 @@ class Watcher:
             if not self._put((message.kind, message.data, text)):
                 return False
         text = position.text() if base is None else base.intersect(position).text()
+        if text == self._position:
+            return True
+        self._position = text
         return self._put(("position", "", text))
 
 
@@ -426,17 +430,21 @@ class LiveStream:
             if client != position:
                 yield from self._catch_up(selection, client, position)
             text = client.intersect(position).text()
+            written = time.monotonic()
             while True:
+                wait = max(written + heartbeat - time.monotonic(), 0.0)
                 try:
-                    kind, data, cursor_text = watcher.queue.get(timeout=heartbeat)
+                    kind, data, cursor_text = watcher.queue.get(timeout=wait)
                 except queue.Empty:
                     yield f": heartbeat\nid: {text}\n\n".encode()
+                    written = time.monotonic()
                     continue
                 if kind == "close":
                     return
                 text = cursor_text
                 if kind != "position":
                     yield _frame(kind, data, cursor_text)
+                    written = time.monotonic()
         finally:
             self.hub.leave(watcher)
 

@@ -135,7 +135,7 @@ class Watch:
                 elif not line.startswith(":"):
                     name, _, value = line.partition(": ")
                     current[name] = value
-        except OSError:
+        except (OSError, ValueError, AttributeError):  # closed by close()
             pass
         self.done = True
 
