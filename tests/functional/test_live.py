@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from stacktach import jsonutil
 from tests.conftest import make_database
 from tests.support.quince import ingest, notigen_day, write_config
 from tests.support.waiting import wait_for
@@ -348,7 +349,9 @@ def test_stream_changes_arrive_from_the_worker_and_the_api(
         error = next(c for c in watcher.changes() if c["change"] == "error")
         assert error["reason"] == "the pipeline broke (test)"
         assert error["name"] == error["trigger_name"] == claimed[0].trigger_name
-        assert error["distinguishing_traits"] == claimed[0].distinguishing_traits
+        assert error["distinguishing_traits"] == json.loads(
+            jsonutil.dumps(claimed[0].distinguishing_traits)
+        )
         assert error["at"]["__type__"] == "datetime"
         watcher.close()
 
