@@ -65,23 +65,28 @@ def percentile(values: list[float], p: float) -> float:
 # ------------------------------------------------------------------ roles
 
 
-def watchers_role(port: int, count: int, seconds: float, out: Path) -> None:
-    """``count`` SSE connections; writes ``[[message_id, arrival], ...]`` each."""
+def watchers_role(port: int, count: int, out: Path) -> None:
+    """``count`` SSE connections until a line arrives on stdin; writes
+    ``[[message_id, arrival], ...]`` for each."""
     arrivals: list[list[tuple[str, float]]] = [[] for _ in range(count)]
     ready = threading.Barrier(count + 1)
     failed: list[str] = []
+    conns: list[http.client.HTTPConnection] = []
 
     def watch(k: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=seconds + 60)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        conns.append(conn)
         conn.request("GET", "/v1/stream", headers={"Accept": "text/event-stream"})
         response = conn.getresponse()
         if response.status != 200:
             failed.append(f"HTTP {response.status}")
         ready.wait()
         mine = arrivals[k]
-        end = time.monotonic() + seconds
-        while response.status == 200 and time.monotonic() < end:
-            line = response.readline()
+        while response.status == 200:
+            try:
+                line = response.readline()
+            except (OSError, ValueError, AttributeError):  # closed at the end
+                break
             if not line:
                 break
             if line.startswith(b"data: "):
@@ -90,13 +95,17 @@ def watchers_role(port: int, count: int, seconds: float, out: Path) -> None:
                 if start >= 0:
                     start += len(MARK)
                     mine.append((line[start : line.index(b'"', start)].decode(), at))
-        conn.close()
 
     threads = [threading.Thread(target=watch, args=(k,)) for k in range(count)]
     for thread in threads:
         thread.start()
     ready.wait()
     print("ready", flush=True)
+    sys.stdin.readline()
+    time.sleep(2.0)  # the last events in flight
+    for conn in conns:
+        if conn.sock is not None:
+            conn.sock.shutdown(socket.SHUT_RDWR)
     for thread in threads:
         thread.join()
     out.write_text(json.dumps({"arrivals": arrivals, "failed": failed}))
@@ -216,8 +225,8 @@ def main() -> None:
     parser.add_argument("--args", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "watchers":
-        port, count, seconds, out = args.args
-        watchers_role(int(port), int(count), float(seconds), Path(out))
+        port, count, out = args.args
+        watchers_role(int(port), int(count), Path(out))
         return
     if args.role == "ingest":
         url, traffic, rate, seconds, out = args.args
@@ -237,7 +246,6 @@ def main() -> None:
             sample_manager(connect(url))  # migrate
             port = free_port()
             server = start_api(write_config(scratch, url), port, scratch / "api.log")
-            window = args.duration + 15
             groups = []
             per = [args.watchers // WATCHER_PROCESSES] * WATCHER_PROCESSES
             per[0] += args.watchers - sum(per)
@@ -245,8 +253,8 @@ def main() -> None:
                 out = scratch / f"watchers-{k}.json"
                 process = subprocess.Popen(
                     [sys.executable, __file__, "--role", "watchers", "--args",
-                     str(port), str(n), str(window), str(out)],
-                    stdout=subprocess.PIPE, cwd=ROOT,
+                     str(port), str(n), str(out)],
+                    stdout=subprocess.PIPE, stdin=subprocess.PIPE, cwd=ROOT,
                 )  # fmt: skip
                 groups.append((process, out))
             for process, _out in groups:
@@ -265,6 +273,10 @@ def main() -> None:
             )  # fmt: skip
             stop.set()
             driver.join()
+            for process, _out in groups:
+                assert process.stdin is not None
+                process.stdin.write(b"stop\n")
+                process.stdin.flush()
             for process, _out in groups:
                 process.wait()
             report(args, url, ingested, [out for _p, out in groups], timings)
