@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -240,6 +241,22 @@ def test_events_arrive_filtered_and_resume_misses_nothing(site: Site) -> None:
     assert [e["message_id"] for e in creates.events()] == wanted
     creates.close()
 
+    # Starting from an earlier cursor (catch-up from the database), with a
+    # typed trait filter: that instance's events, oldest first, as /v1/events.
+    first_id = next(line[4:] for line in everything.lines if line.startswith("id: "))
+    instance = everything.events()[0]["instance_id"]
+    query = urllib.parse.urlencode(
+        {"traits": f"instance_id:{instance}", "since": first_id}
+    )
+    one = Watch(site.server, f"?{query}")
+    with urllib.request.urlopen(
+        f"{site.server.url}/v1/events?traits=instance_id:{instance}&limit=1000"
+    ) as answer:
+        expected = [e["message_id"] for e in reversed(json.loads(answer.read()))]
+    wait_for(lambda: len(one.events()) >= len(expected), 60, "the instance's events")
+    assert [e["message_id"] for e in one.events()] == expected
+    one.close()
+
     # The same shape as /v1/events.
     with urllib.request.urlopen(f"{site.server.url}/v1/events?limit=1") as answer:
         newest = json.loads(answer.read())[0]
@@ -326,6 +343,13 @@ def test_stream_changes_arrive_from_the_worker_and_the_api(
                 conn, claimed, "the pipeline broke (test)", owner="live-test",
                 wall=later, max_attempts=1, backoff=lifecycle.Backoff(),
             )  # fmt: skip
+            done = lifecycle.claim(
+                conn, lifecycle.EXPIRE, now=later, wall=later, owner="live-test",
+                lease=timedelta(minutes=5), limit=1,
+            )  # fmt: skip
+            assert lifecycle.complete(
+                conn, [done[0].id], owner="live-test", purge=True
+            ) == [done[0].id]
         engine.dispose()
         stream_id = claimed[0].id
         put = urllib.request.Request(
@@ -345,6 +369,13 @@ def test_stream_changes_arrive_from_the_worker_and_the_api(
             ("expiring", "expiring"),
             ("error", "expire_error"),
             ("reset", "retry_expire"),
+        ]
+        expired = [c["state"] for c in watcher.changes() if c["id"] == done[0].id]
+        assert expired == ["active", "expiring", "completed"]  # created, claimed, done
+        assert [c["change"] for c in watcher.changes() if c["id"] == done[0].id] == [
+            "created",
+            "expiring",
+            "expired",
         ]
         error = next(c for c in watcher.changes() if c["change"] == "error")
         assert error["reason"] == "the pipeline broke (test)"
