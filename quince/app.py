@@ -28,6 +28,7 @@ from quince.context import QuinceContext
 from quince.events import EventCount, EventItem, EventList
 from quince.health import Health
 from quince.info import EventTypeList, EventTypeTraits, TriggerList
+from quince.live import LiveStream
 from quince.metrics import Metrics
 from quince.openapi import OpenApi
 from quince.streams import StreamCount, StreamItem, StreamList
@@ -56,6 +57,7 @@ ROUTES: tuple[tuple[str, str, Any], ...] = (
     ("/v1/event_types", "/v1/event_types", EventTypeList),
     ("/v1/event_types/{name}/traits", "/v1/event_types/{name}/traits", EventTypeTraits),
     ("/v1/triggers", "/v1/triggers", TriggerList),
+    ("/v1/stream", "/v1/stream", LiveStream),
     ("/v2/archives", "/v2/archives", ArchiveList),
     ("/healthcheck", "/healthcheck", Health),
     ("/metrics", "/metrics", Metrics),

@@ -2,7 +2,9 @@
 
 With a token (``api.token`` or ``STACKTACH_API_TOKEN``), ``PUT`` and ``DELETE``
 need ``Authorization: Bearer <token>``; with ``api.auth_reads: true`` every
-route but ``/healthcheck`` does. The comparison is constant-time
+route but ``/healthcheck`` does. ``GET /v1/stream`` also takes ``?token=``
+(a browser's EventSource cannot send headers); quince-api's access log leaves
+it out. The comparison is constant-time
 (:func:`hmac.compare_digest`); neither the expected nor the given token is ever
 logged or echoed in a response.
 """
@@ -18,6 +20,8 @@ from quince.context import QuinceContext
 __all__ = ["TokenAuth"]
 
 OPEN_PATHS = frozenset({"/healthcheck"})
+#: Routes that may carry the token as ``?token=`` (server-sent events).
+QUERY_TOKEN_PATHS = frozenset({"/v1/stream"})
 WRITES = frozenset({"PUT", "DELETE", "POST", "PATCH"})
 
 
@@ -34,6 +38,8 @@ class TokenAuth:
         if req.method not in WRITES and not self.ctx.settings.api.auth_reads:
             return
         given = req.get_header("Authorization") or ""
+        if not given and req.path in QUERY_TOKEN_PATHS and req.method == "GET":
+            given = "Bearer " + (req.get_param("token") or "")
         scheme, _, value = given.partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(
             value.strip().encode("utf-8", "surrogatepass"),
