@@ -19,7 +19,6 @@ from typing import Any
 
 import falcon
 import falcon.media
-import orjson
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from quince.archives import ArchiveList
@@ -31,6 +30,7 @@ from quince.info import EventTypeList, EventTypeTraits, TriggerList
 from quince.live import LiveStream
 from quince.metrics import Metrics
 from quince.openapi import OpenApi
+from quince.shapes import dumps
 from quince.streams import StreamCount, StreamItem, StreamList
 from stacktach import jsonutil
 from stacktach.exceptions import ConfigError
@@ -81,17 +81,6 @@ def _last_resort(
     LOG.error("%s %s failed", req.method, req.path, exc_info=exc)
     raise falcon.HTTPInternalServerError(
         title="Internal error", description=f"{type(exc).__name__} (see the log)"
-    )
-
-
-def dumps(media: Any) -> bytes:
-    """A response body: orjson, datetimes tagged by
-    :func:`stacktach.jsonutil.encode_default`, stored JSON passed through as
-    :class:`orjson.Fragment` (:mod:`quince.shapes`)."""
-    return orjson.dumps(
-        media,
-        default=jsonutil.encode_default,
-        option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
     )
 
 

@@ -48,8 +48,6 @@ changes by their distinguishing traits.
 from __future__ import annotations
 
 import fnmatch
-import functools
-import json
 import logging
 import os
 import queue
@@ -65,8 +63,7 @@ import falcon
 from quince.context import QuinceContext
 from quince.cursor import Cursor, Tracker, Unseen, parse_cursor
 from quince.params import get_text, get_traits, invalid
-from quince.shapes import event_json
-from stacktach import jsonutil
+from quince.shapes import dumps, event_json
 from winchester.storage import changes
 from winchester.storage.changes import StoredChange
 from winchester.storage.queries import StoredEvent, TraitFilter
@@ -96,9 +93,11 @@ IDLE_SECONDS = 10.0
 
 _CLOSE = ("close", b"", "")
 _HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
-_dumps = functools.partial(
-    json.dumps, default=jsonutil.encode_default, ensure_ascii=False
-)
+
+
+def _dumps(value: Any) -> str:
+    return dumps(value).decode()
+
 
 
 def shutdown_all() -> None:
@@ -124,11 +123,12 @@ class Selection:
             event.event_type, self.event_name
         ):
             return False
-        if self.deployment is not None and (
-            event.traits.get("deployment") != self.deployment
-        ):
+        if self.deployment is None and not self.traits:
+            return True
+        traits = event.traits
+        if self.deployment is not None and traits.get("deployment") != self.deployment:
             return False
-        return all(t.matches(event.traits) for t in self.traits)
+        return all(t.matches(traits) for t in self.traits)
 
     def wants_change(self, change: StoredChange) -> bool:
         if not self.streams:

@@ -26,7 +26,7 @@ import orjson
 from stacktach import jsonutil
 from winchester.storage.queries import StoredEvent, StoredStream
 
-__all__ = ["event_bytes", "event_json", "mark_of", "stream_json"]
+__all__ = ["dumps", "event_bytes", "event_json", "mark_of", "stream_json"]
 
 #: The keys the API adds to an event's traits, as they would appear in stored
 #: text (a trait of that name is rare: such an event takes the slow path,
@@ -39,11 +39,14 @@ def mark_of(row_id: int, ascending: bool = False) -> str:
     return f"+{row_id:x}" if ascending else f"{row_id:x}"
 
 
-def _dumps(value: Any) -> bytes:
+def dumps(value: Any) -> bytes:
+    """JSON bytes of a response's media: orjson, datetimes tagged by
+    :func:`stacktach.jsonutil.encode_default`, :class:`orjson.Fragment` values
+    copied verbatim."""
     return orjson.dumps(
         value,
         default=jsonutil.encode_default,
-        option=orjson.OPT_PASSTHROUGH_DATETIME,
+        option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS,
     )
 
 
@@ -58,7 +61,7 @@ def event_bytes(event: StoredEvent, ascending: bool = False) -> bytes:
         body["event_type"] = event.event_type
         body["timestamp"] = event.generated
         body["_mark"] = mark_of(event.id, ascending)
-        return _dumps(body)
+        return dumps(body)
     return b"".join(
         (
             head,
@@ -67,7 +70,7 @@ def event_bytes(event: StoredEvent, ascending: bool = False) -> bytes:
             b',"event_type":',
             orjson.dumps(event.event_type),
             b',"timestamp":',
-            _dumps(event.generated),
+            dumps(event.generated),
             b',"_mark":"',
             mark_of(event.id, ascending).encode(),
             b'"}',

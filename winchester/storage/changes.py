@@ -41,7 +41,6 @@ from sqlalchemy.engine import Connection
 from stacktach import jsonutil
 from winchester.states import StreamState
 from winchester.storage import queries, schema
-from winchester.storage.values import decode_traits
 
 __all__ = [
     "CHANGES",
@@ -232,9 +231,7 @@ def read_events(
         .limit(limit)
     )
     return [
-        queries.StoredEvent(
-            id_, message_id, event_type, generated, decode_traits(traits)
-        )
+        queries.StoredEvent(id_, message_id, event_type, generated, traits)
         for id_, message_id, event_type, generated, traits in rows
     ]
 
