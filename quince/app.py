@@ -106,7 +106,14 @@ def create_app(
         settings = WinchesterSettings.load(Path(path))
     db = settings.database
     engine = connect(db.url, echo=db.echo_sql, timeouts=db.timeouts)
-    ctx = QuinceContext(settings, engine, settings.locate("trigger_definitions"))
+    reader = (
+        connect(db.read_url, echo=db.echo_sql, timeouts=db.timeouts)
+        if db.read_url
+        else None
+    )
+    ctx = QuinceContext(
+        settings, engine, settings.locate("trigger_definitions"), read_engine=reader
+    )
 
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
         middleware=[TokenAuth(ctx)]

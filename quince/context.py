@@ -1,7 +1,10 @@
 """What every resource shares: the settings, the engine, the triggers file.
 
 Built once per process by :func:`quince.app.create_app`. Reads run on a plain
-connection (autocommit reads); the two writes (reset, delete) go through
+connection (autocommit reads) of ``read_engine`` - ``database.read_url`` when it
+is set (a replica or another Galera node; what it shows may lag the primary by
+its replication delay), ``database.url`` otherwise; the two writes (reset,
+delete) always go to ``database.url`` through
 :func:`winchester.storage.engine.run_transaction`.
 """
 
@@ -33,6 +36,7 @@ class QuinceContext:
     settings: WinchesterSettings
     engine: Engine
     triggers_path: Path | None
+    read_engine: Engine | None = None
 
     @property
     def token(self) -> str | None:
@@ -48,7 +52,7 @@ class QuinceContext:
         """Run ``work`` on a connection; ``DatabaseUnavailable`` when it fails
         to connect."""
         try:
-            conn = self.engine.connect()
+            conn = (self.read_engine or self.engine).connect()
         except Exception as exc:
             raise DatabaseUnavailable(f"database unavailable: {exc}") from exc
         with conn:
