@@ -201,8 +201,13 @@ class RabbitCluster:
 
     def start_node(self, n: int) -> None:
         """Start node ``n`` (detached) and wait until its application runs."""
+        self._spawn(n)
+        self._wait_node(n)
+
+    def _spawn(self, n: int) -> None:
         self._epmd()
         folder = self.root / f"n{n}"
+        (folder / "pid").unlink(missing_ok=True)  # a killed node's is stale
         with (folder / "log" / "console.log").open("ab") as log:
             subprocess.Popen(
                 [str(RABBIT_BIN / "rabbitmq-server")],
@@ -212,6 +217,9 @@ class RabbitCluster:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    def _wait_node(self, n: int) -> None:
+        folder = self.root / f"n{n}"
         _wait(lambda: (folder / "pid").exists(), 60, f"{self.name(n)}'s pid file")
         self.ctl(n, "wait", str(folder / "pid"), "--timeout", "120", timeout=150)
 
@@ -221,9 +229,11 @@ class RabbitCluster:
             return
         self._prepare()
         self._epmd()
-        for n in NODES:
-            if not self.running(n):
-                self.start_node(n)
+        starting = [n for n in NODES if not self.running(n)]
+        for n in starting:
+            self._spawn(n)
+        for n in starting:
+            self._wait_node(n)
         members = self.members()
         for n in (2, 3):
             if self.name(n) not in members:
