@@ -1,4 +1,4 @@
-"""Session-wide 3-node clusters: started once, shared by the tests, torn down at the end.
+"""Session-wide 3-node clusters: started once, shared, torn down at the end.
 
 The nodes live under a fresh ``/tmp/stacktach-cluster-<pid>`` (world-readable:
 the Galera nodes run as user ``mysql``). ``STACKTACH_CLUSTER_REUSE=1`` uses the
@@ -34,10 +34,13 @@ def _base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.RabbitCluster]:
+def rabbit_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[nodes.RabbitCluster]:
     """A running 3-node RabbitMQ cluster (stt1..3@localhost, AMQP 35672-35674)."""
     require(
-        (nodes.RABBIT_BIN / "rabbitmq-server").exists() and shutil.which("epmd") is not None,
+        (nodes.RABBIT_BIN / "rabbitmq-server").exists()
+        and shutil.which("epmd") is not None,
         "RabbitMQ server is not installed (rabbitmq-server, epmd)",
     )
     cluster = nodes.RabbitCluster(_base(tmp_path_factory))
@@ -45,7 +48,8 @@ def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.R
         require(
             not any(nodes._answers(cluster.port(n)) for n in nodes.NODES),
             "the RabbitMQ cluster's ports are taken: stop it "
-            "(python -m tests.cluster.nodes stop rabbit) or set STACKTACH_CLUSTER_REUSE=1",
+            "(python -m tests.cluster.nodes stop rabbit) "
+            "or set STACKTACH_CLUSTER_REUSE=1",
         )
     try:
         cluster.start()
@@ -56,7 +60,9 @@ def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.R
 
 
 @pytest.fixture(scope="session")
-def galera_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.GaleraCluster]:
+def galera_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[nodes.GaleraCluster]:
     """A running 3-node MariaDB Galera cluster (SQL 13306-13308)."""
     require(
         nodes.GALERA_PROVIDER.exists()
@@ -69,7 +75,8 @@ def galera_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[nodes.G
         require(
             not any(nodes._answers(cluster.port(n)) for n in nodes.NODES),
             "the Galera cluster's ports are taken: stop it "
-            "(python -m tests.cluster.nodes stop galera) or set STACKTACH_CLUSTER_REUSE=1",
+            "(python -m tests.cluster.nodes stop galera) "
+            "or set STACKTACH_CLUSTER_REUSE=1",
         )
     try:
         cluster.start()

@@ -1,4 +1,4 @@
-"""Three-node RabbitMQ and MariaDB Galera clusters on one machine, for tests and by hand.
+"""Three-node RabbitMQ and MariaDB Galera clusters on one machine (tests, by hand).
 
 Each node is its own server process with its own ports and data folder under one
 base folder (``--base``, default ``$STACKTACH_CLUSTER_DIR`` or
@@ -21,6 +21,7 @@ password over TCP. The facts these follow are in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pwd
@@ -74,7 +75,7 @@ def _answers(port: int) -> bool:
 
 
 def _pid_of(pidfile: Path, name: str) -> int | None:
-    """The pid in ``pidfile`` if that process is alive and is ``name`` (pids recycle)."""
+    """The pid in ``pidfile`` if it is alive and is ``name`` (pids get recycled)."""
     try:
         pid = int(pidfile.read_text().split()[0])
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -94,10 +95,8 @@ def _gone(pid: int) -> bool:
 def _signal(pid: int | None, sig: int) -> None:
     if pid is None:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 # ------------------------------------------------------------------------- RabbitMQ
@@ -157,6 +156,7 @@ class RabbitCluster:
         done = subprocess.run(
             [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name(n), *args],
             env=self._env(),
+            check=False,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -220,7 +220,7 @@ class RabbitCluster:
 
     def _wait_node(self, n: int) -> None:
         folder = self.root / f"n{n}"
-        _wait(lambda: (folder / "pid").exists(), 60, f"{self.name(n)}'s pid file")
+        _wait((folder / "pid").exists, 60, f"{self.name(n)}'s pid file")
         self.ctl(n, "wait", str(folder / "pid"), "--timeout", "120", timeout=150)
 
     def start(self) -> None:
@@ -291,6 +291,7 @@ class RabbitCluster:
             subprocess.run(
                 ["epmd", "-port", str(RABBIT_EPMD), "-kill"],
                 env=self._env(),
+                check=False,
                 capture_output=True,
             )
         if purge:
@@ -454,11 +455,22 @@ class GaleraCluster:
             f"GRANT ALL ON *.* TO '{GALERA_USER}'@'%' WITH GRANT OPTION;"
         )
         _wait(
-            lambda: subprocess.run(
-                ["mariadb", "--no-defaults", "-S", str(sock), "-uroot", "-e", grant],
-                capture_output=True,
-            ).returncode
-            == 0,
+            lambda: (
+                subprocess.run(
+                    [
+                        "mariadb",
+                        "--no-defaults",
+                        "-S",
+                        str(sock),
+                        "-uroot",
+                        "-e",
+                        grant,
+                    ],
+                    check=False,
+                    capture_output=True,
+                ).returncode
+                == 0
+            ),
             60,
             "galera node 1 to accept the test user",
         )
@@ -484,6 +496,7 @@ class GaleraCluster:
                 "--wsrep-recover",
                 f"--log-error={self._folder(n) / 'recover.log'}",
             ],
+            check=False,
             capture_output=True,
             text=True,
             timeout=120,
@@ -508,9 +521,7 @@ class GaleraCluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def status(self) -> dict[str, object]:
-        return {
-            f"node{n}": {"url": self.url(n), "state": self.state(n)} for n in NODES
-        }
+        return {f"node{n}": {"url": self.url(n), "state": self.state(n)} for n in NODES}
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -542,7 +553,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     cluster: RabbitCluster | GaleraCluster = (
-        RabbitCluster(args.base) if args.cluster == "rabbit" else GaleraCluster(args.base)
+        RabbitCluster(args.base)
+        if args.cluster == "rabbit"
+        else GaleraCluster(args.base)
     )
     if args.action in ("kill", "restart") and args.node is None:
         parser.error(f"{args.action} needs a node number (1, 2 or 3)")

@@ -9,6 +9,7 @@ exactly once in MariaDB and be in the archive.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -38,16 +39,16 @@ def world(
     for n in (1, 2, 3):
         if rabbit_cluster.running(n):
             for queue in (found.name, f"{found.name}.failed"):
-                try:
+                with contextlib.suppress(Exception):
                     rabbit_cluster.ctl(n, "delete_queue", queue)
-                except Exception:
-                    pass
             break
 
 
 def queues(cluster: RabbitCluster, node: int) -> dict[str, dict[str, object]]:
     rows = json.loads(
-        cluster.ctl(node, "list_queues", "name", "type", "members", "--formatter", "json")
+        cluster.ctl(
+            node, "list_queues", "name", "type", "members", "--formatter", "json"
+        )
     )
     return {str(row["name"]): row for row in rows}
 

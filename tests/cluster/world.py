@@ -32,7 +32,7 @@ from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[2]
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
+T0 = datetime(2023, 6, 1, tzinfo=UTC)  # ready streams; notigen's traffic is 2024
 
 #: One stream per instance, fired by its compute.instance.exists.
 TRIGGER = {
@@ -68,6 +68,7 @@ class World:
         self.db_urls = list(db_urls)  # one per database node (or just one)
         self.broker_urls = list(broker_urls)  # failover lists, one per process
         self.name = f"stt_cl_{uuid.uuid4().hex[:8]}"
+        self.seed = 7  # notigen's
         self.archive = tmp / "archive"
         self.processes: list[subprocess.Popen[bytes]] = []
         self.daemons: list[subprocess.Popen[bytes]] = []
@@ -157,18 +158,26 @@ class World:
 
     def notigen(self, count: int, broker: str | None = None) -> subprocess.Popen[bytes]:
         """notigen writing (``broker`` None) or publishing ``count`` notifications."""
-        argv = ["notigen.cli", "--seed", "7", "--count", str(count), "--instances", "200", "-q"]
+        argv = ["notigen.cli", "--seed", str(self.seed), "--count", str(count)]
+        argv += ["--instances", "200", "-q"]
         if broker is None:
-            argv += ["--out", str(self.tmp / "traffic.jsonl")]
+            argv += ["--out", str(self.tmp / f"traffic-{self.seed}.jsonl")]
         else:
-            argv += ["--to", broker, "--exchange", self.name, "--routing-key", self.name]
+            argv += [
+                "--to",
+                broker,
+                "--exchange",
+                self.name,
+                "--routing-key",
+                self.name,
+            ]
         return self._start(argv, f"notigen-{len(self.processes)}.log")
 
     def lines(self, count: int) -> list[bytes]:
         """The notifications notigen publishes for ``count`` (same seed: same bytes)."""
         process = self.notigen(count)
         assert process.wait(timeout=300) == 0, self.log_tail(process)
-        data = (self.tmp / "traffic.jsonl").read_bytes()
+        data = (self.tmp / f"traffic-{self.seed}.jsonl").read_bytes()
         return [line for line in data.splitlines() if line.strip()]
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
@@ -206,7 +215,9 @@ class World:
                 ids.add(event.message_id)
         return ids
 
-    def _rows(self, query: sa.Select[tuple[object, ...]], db: int = 0) -> list[sa.Row[tuple[object, ...]]]:
+    def _rows(
+        self, query: sa.Select[tuple[object, ...]], db: int = 0
+    ) -> list[sa.Row[tuple[object, ...]]]:
         engine = connect(self.db_urls[db])
         try:
             with engine.connect() as conn:
@@ -223,7 +234,9 @@ class World:
 
     def stream_states(self, db: int = 0) -> dict[int, int]:
         s = schema.stream
-        return {int(r[0]): int(r[1]) for r in self._rows(sa.select(s.c.id, s.c.state), db)}  # type: ignore[call-overload]
+        return {
+            int(r[0]): int(r[1]) for r in self._rows(sa.select(s.c.id, s.c.state), db)
+        }  # type: ignore[call-overload]
 
     def unfinished(self, db: int = 0) -> dict[int, int]:
         """Streams still firing, or ready to fire and not fired (id -> state)."""
@@ -268,29 +281,44 @@ class World:
         create_table(engine)
         engine.dispose()
 
-    def prepare_streams(self, streams: int, db: int = 0) -> list[int]:
-        """Migrate, create ``side_effect`` and ``streams`` streams ready to fire."""
+    def prepare_streams(self, streams: int, db: int = 0, phase: int = 0) -> list[int]:
+        """Migrate, create ``side_effect`` and ``streams`` streams ready to fire.
+
+        Each ``phase`` has its own instance ids and event times (a month per
+        phase, before notigen's traffic), by which the new streams are found.
+        """
         engine = connect(self.db_urls[db])
         upgrade(engine)
         create_table(engine)
-        manager = TriggerManager(engine, build_triggers([TRIGGER]), FixedClock(T0))
+        start = T0 + timedelta(days=31 * phase)
+        manager = TriggerManager(engine, build_triggers([TRIGGER]), FixedClock(start))
         batch: list[Event] = []
         for n in range(streams):
             for k, kind in enumerate(("update", "update", "exists")):
                 batch.append(
                     Event(
                         f"compute.instance.{kind}",
-                        f"{self.name}-ready-{n}-{k}",
-                        T0 + timedelta(seconds=k),
-                        {"instance_id": f"ready-{n}"},
+                        f"{self.name}-ready{phase}-{n}-{k}",
+                        start + timedelta(seconds=k),
+                        {"instance_id": f"ready{phase}-{n}"},
                     )
                 )
             if len(batch) >= 1500:
                 manager.add_events(batch)
                 batch = []
         manager.add_events(batch)
+        s = schema.stream
         with engine.connect() as conn:
-            ids = conn.execute(sa.select(schema.stream.c.id)).scalars().all()
+            ids = (
+                conn.execute(
+                    sa.select(s.c.id).where(
+                        s.c.first_event >= start,
+                        s.c.first_event < start + timedelta(days=1),
+                    )
+                )
+                .scalars()
+                .all()
+            )
         engine.dispose()
         return [int(i) for i in ids]
 
