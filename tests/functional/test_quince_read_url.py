@@ -1,4 +1,4 @@
-"""``database.read_url``: quince reads from it, and writes (reset, delete) go to ``url``.
+"""``database.read_url``: quince reads from it; writes (reset, delete) go to ``url``.
 
 Two SQLite files stand in for a primary and a replica that has not caught up:
 what quince shows comes from the replica, what it deletes is deleted on the
@@ -81,7 +81,7 @@ def test_reads_go_to_read_url_and_writes_to_url(tmp_path: Path) -> None:
 def test_a_bad_read_url_names_the_key(tmp_path: Path) -> None:
     config = write_settings(tmp_path, f"sqlite:///{tmp_path / 'w.db'}")
     config.write_text(
-        config.read_text().replace('"url": ', '"read_url": "nope://", "url": ', 1)
+        config.read_text().replace('"url": ', '"read_url": "not a url", "url": ', 1)
     )
     with pytest.raises(ConfigError, match=r"database\.read_url"):
         WinchesterSettings.load(config)
