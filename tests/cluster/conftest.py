@@ -9,6 +9,7 @@ packages the tests skip - or fail under ``CI=true``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -57,6 +58,8 @@ def rabbit_cluster(
     finally:
         if not REUSE:
             cluster.stop()
+            with contextlib.suppress(OSError):  # the other cluster may still use it
+                cluster.root.parent.rmdir()
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +87,8 @@ def galera_cluster(
     finally:
         if not REUSE:
             cluster.stop()
+            with contextlib.suppress(OSError):  # the other cluster may still use it
+                cluster.root.parent.rmdir()
 
 
 @pytest.fixture

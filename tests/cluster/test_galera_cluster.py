@@ -32,7 +32,7 @@ from winchester.storage.engine import connect, run_transaction
 pytestmark = [pytest.mark.cluster, pytest.mark.rabbitmq, pytest.mark.slow]
 
 STREAMS = int(os.environ.get("STACKTACH_CLUSTER_STREAMS", "2000"))
-LIVE = int(os.environ.get("STACKTACH_CLUSTER_LIVE", "3000"))
+LIVE = int(os.environ.get("STACKTACH_CLUSTER_LIVE", "2000"))
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
