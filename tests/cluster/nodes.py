@@ -287,15 +287,22 @@ class RabbitCluster:
                     _wait(lambda p=pid: _gone(p), 60, f"{self.name(n)} to stop")
                 except ClusterError:
                     _signal(pid, signal.SIGKILL)
-        if _answers(RABBIT_EPMD):
-            subprocess.run(
-                ["epmd", "-port", str(RABBIT_EPMD), "-kill"],
-                env=self._env(),
-                check=False,
-                capture_output=True,
-            )
+        self._stop_epmd()
         if purge:
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def _stop_epmd(self) -> None:
+        """Stop the cluster's own epmd (``-kill`` refuses while a name is left)."""
+        mark = f"epmd -port {RABBIT_EPMD} ".encode()
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if cmdline.startswith(mark) or b"/epmd -port %d " % RABBIT_EPMD in cmdline:
+                _signal(int(proc.name), signal.SIGTERM)
 
     def status(self) -> dict[str, object]:
         return {
