@@ -21,7 +21,9 @@ Supported URLs (anything else is a :class:`~stacktach.exceptions.ConfigError`):
 
 RabbitMQ cluster nodes can be listed for failover, separated by ``;``:
 ``amqp://u:p@rabbit1//;amqp://u:p@rabbit2//`` - each reconnection attempt moves
-to the next node.
+to the next node (``?failover_strategy=shuffle`` picks them in random order
+instead of ``round-robin``, the default; spread many consumers over the nodes
+with it). Query parameters given on any URL of the list apply to the whole list.
 
 Query parameters become options: ``heartbeat`` and ``connect_timeout`` go to
 :class:`Connection`, every other one becomes a transport option, with
@@ -79,7 +81,13 @@ SCHEMES = ("amqp", "amqps", "pyamqp", "filesystem", "memory")
 #: 530 NOT_ALLOWED (unknown vhost), 540 NOT_IMPLEMENTED.
 CONFIG_REPLY_CODES = frozenset({402, 403, 406, 530, 540})
 
-_CONNECTION_KEYS = {"heartbeat": float, "connect_timeout": float}
+_CONNECTION_KEYS: dict[str, Any] = {
+    "heartbeat": float,
+    "connect_timeout": float,
+    "failover_strategy": str,
+}
+#: kombu's names for the order in which failover URLs are tried.
+FAILOVER_STRATEGIES = ("round-robin", "shuffle")
 
 # Poll intervals of the virtual transports: kombu's default of 1 s would add up
 # to a second of latency to every batch.
@@ -180,10 +188,18 @@ def connect(url: str, **transport_options: Any) -> Connection:
     unsupported scheme or a ``filesystem://`` URL without a folder.
     """
     scheme = _scheme(url)
-    base, _, query = url.partition("?")
+    bases, queries = [], []
+    for part in url.split(";"):
+        base_part, _, query_part = part.strip().partition("?")
+        if base_part:
+            _scheme(base_part)
+            bases.append(base_part)
+        queries.append(query_part)
+    base = ";".join(bases)
     conn_kwargs: dict[str, Any] = {}
     options: dict[str, Any] = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
+    pairs = [p for q in queries for p in parse_qsl(q, keep_blank_values=True)]
+    for key, value in pairs:
         if key in _CONNECTION_KEYS:
             conn_kwargs[key] = _CONNECTION_KEYS[key](value)
         else:
@@ -193,6 +209,12 @@ def connect(url: str, **transport_options: Any) -> Connection:
             conn_kwargs[key] = _CONNECTION_KEYS[key](value)
         else:
             options[key] = value
+    strategy = conn_kwargs.get("failover_strategy")
+    if strategy is not None and strategy not in FAILOVER_STRATEGIES:
+        raise ConfigError(
+            f"broker URL {redact_url(url)!r}: failover_strategy={strategy!r} is "
+            f"not one of {', '.join(FAILOVER_STRATEGIES)}"
+        )
     if scheme in _DEFAULT_POLLING:
         options.setdefault("polling_interval", _DEFAULT_POLLING[scheme])
 

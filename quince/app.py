@@ -102,7 +102,12 @@ def create_app(
         settings = WinchesterSettings.load(Path(path))
     db = settings.database
     engine = connect(db.url, echo=db.echo_sql, timeouts=db.timeouts)
-    reader = connect(db.url, echo=db.echo_sql, timeouts=db.timeouts, reads_only=True)
+    reader = connect(  # database.read_url: a replica or another node, if given
+        db.read_url or db.url,
+        echo=db.echo_sql,
+        timeouts=db.timeouts,
+        reads_only=True,
+    )
     ctx = QuinceContext(
         settings, engine, settings.locate("trigger_definitions"), reader=reader
     )

@@ -1,7 +1,10 @@
 """What every resource shares: the settings, the engine, the triggers file.
 
 Built once per process by :func:`quince.app.create_app`. Reads run on a plain
-connection (autocommit reads); the two writes (reset, delete) go through
+connection (autocommit reads) of ``read_engine`` - ``database.read_url`` when it
+is set (a replica or another Galera node; what it shows may lag the primary by
+its replication delay), ``database.url`` otherwise; the two writes (reset,
+delete) always go to ``database.url`` through
 :func:`winchester.storage.engine.run_transaction`.
 """
 

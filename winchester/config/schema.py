@@ -61,7 +61,7 @@ _TIMEOUT_KEYS = {
     "statement_timeout": "statement",
     "lock_timeout": "lock",
 }
-_DATABASE_KEYS = ("url", "echo_sql", *_TIMEOUT_KEYS)
+_DATABASE_KEYS = ("url", "read_url", "echo_sql", *_TIMEOUT_KEYS)
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -95,6 +95,10 @@ class Setting:
 class DatabaseSettings:
     """``database``: an SQLAlchemy URL (checked to parse), ``echo_sql``, timeouts.
 
+    ``read_url`` (optional) is where quince sends its reads (a read replica or
+    another Galera node); its writes (reset, delete) and every other process use
+    ``url``.
+
     The timeouts (seconds, 0 for none) are ``connect_timeout``, ``read_timeout``,
     ``write_timeout``, ``statement_timeout`` and ``lock_timeout``; see
     :class:`winchester.storage.engine.Timeouts` for their defaults and meaning.
@@ -103,6 +107,7 @@ class DatabaseSettings:
     url: str
     echo_sql: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
+    read_url: str | None = None
 
 
 def _bool(value: Any, _ctx: Context) -> bool:
@@ -179,6 +184,21 @@ def _database(value: Any, ctx: Context) -> DatabaseSettings:
         make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise fail(f"not an SQLAlchemy URL: {exc}", at="url", **where) from None
+    read_url = value.get("read_url")
+    if read_url is not None:
+        where["key"] = "database.read_url"
+        if not isinstance(read_url, str) or not read_url.strip():
+            raise fail(
+                f"expected an SQLAlchemy URL (or leave it out), got {kind(read_url)}",
+                at="read_url",
+                **where,
+            )
+        try:
+            make_url(read_url)
+        except (ArgumentError, ValueError) as exc:
+            raise fail(
+                f"not an SQLAlchemy URL: {exc}", at="read_url", **where
+            ) from None
     echo = value.get("echo_sql", False)
     if not isinstance(echo, bool):
         raise fail(
@@ -206,7 +226,9 @@ def _database(value: Any, ctx: Context) -> DatabaseSettings:
                 at=key,
             )
         limits[field_name] = float(seconds)
-    return DatabaseSettings(url=url, echo_sql=echo, timeouts=Timeouts(**limits))
+    return DatabaseSettings(
+        url=url, echo_sql=echo, timeouts=Timeouts(**limits), read_url=read_url
+    )
 
 
 def _handlers(value: Any, ctx: Context) -> dict[str, str]:

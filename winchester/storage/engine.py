@@ -29,6 +29,10 @@ checks that a URL's driver is installed, naming the pip package when it is not.
 :func:`run_transaction` runs a function inside one write transaction and runs it
 again, from scratch, when the database reports a deadlock, a lock timeout, a
 serialisation failure or a busy SQLite file - with jittered backoff and a bound.
+On MariaDB Galera a certification conflict (another node committed a writeset
+touching the same rows first) surfaces as the same deadlock error, 1213, mostly
+at COMMIT: it is retried the same way, the whole unit of work run again (for
+ingest, the whole batch), and nothing the failed attempt returned is used.
 A database that cannot be reached raises :class:`DatabaseUnavailable`, a
 :class:`~stacktach.exceptions.RecoverableError`: the caller backs off and keeps
 its input (nothing is acked).

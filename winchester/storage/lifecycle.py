@@ -25,6 +25,17 @@ The rules every function here keeps:
 * **A reset only brings back what can run**: :func:`reset_errors` moves
   ``error``/``expire_error`` streams of the given (defined) triggers back to
   ``retry_fire``/``retry_expire``; streams of any other trigger stay.
+* **On Galera, claims stay exactly-once although locks do not cross nodes.**
+  ``FOR UPDATE SKIP LOCKED`` only skips rows locked *on the same node*: two
+  workers connected to different nodes may both select the same stream. Both
+  then UPDATE it; Galera certifies each writeset against those committed
+  before it, the second touches the same row and its COMMIT fails with 1213
+  (deadlock), so one claim commits and the other never happened.
+  :func:`~winchester.storage.engine.run_transaction` runs the loser again from
+  the start (it then sees the stream ``firing``), and a worker runs only what
+  a committed claim returned. The cost is wasted claims under contention
+  (smaller ``pipeline_worker_batch_size``, more workers per node, fewer
+  conflicts), never a double fire. ``tests/cluster`` proves it on 3 nodes.
 * Leases and backoff use the **wall clock** (they measure real time);
   "is it time to fire/expire" uses the configured clock (wall or event time).
 """
