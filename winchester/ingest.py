@@ -416,9 +416,7 @@ class TriggerManager:
             for position, event_id in new_ids.items()
             for name_id, hashed in prep.index[position]
         ]
-        if trait_rows:
-            event_store.insert_trait_index(conn, trait_rows)
-            result.statements += 1
+        result.statements += event_store.insert_trait_index(conn, trait_rows)
         return new_ids
 
     def _grow_streams(

@@ -13,22 +13,29 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
   it waits for another writer's uncommitted row of the same key, then sees it)
   and the rest inserted again, in the same transaction, until none clashes.
   Nothing but the duplicate key is ever ignored: a bad value is an error.
+  On PostgreSQL a chunk is one ``INSERT ... SELECT * FROM unnest(...)`` with
+  one array parameter per column (psycopg sends each array in one piece, where a
+  multi-row ``VALUES`` of 2,000 placeholders costs more to build and parse than
+  to store).
 * Rows are sent in chunks of at most ``chunk_bytes`` of traits JSON and
   ``CHUNK_ROWS`` rows (one statement each), so a batch of large events never
   makes one statement larger than the server's packet.
-* :func:`insert_trait_index` writes ``(name_id, value_hash, event_id)`` rows.
+* :func:`insert_trait_index` writes ``(name_id, value_hash, event_id)`` rows
+  through :func:`~winchester.storage.bulk.insert_integers` (a multi-row
+  literal on MariaDB, ``COPY`` on PostgreSQL).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
-from winchester.storage.bulk import bulk_insert
+from winchester.storage.bulk import insert_integers
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver, is_duplicate_key
 
@@ -64,6 +71,34 @@ def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
+def _naive_utc(value: datetime) -> datetime:
+    """What :class:`~winchester.storage.schema.UTCDateTime` stores for ``value``."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+_PG_INSERT: list[str] = []
+
+
+def _postgresql_insert(conn: Connection) -> str:
+    if not _PG_INSERT:
+        table = schema.event
+        quote = conn.dialect.identifier_preparer
+        columns = ("message_id", "event_type_id", "generated", "traits")
+        names = ", ".join(quote.quote(name) for name in columns)
+        # Text goes as text[]: a cast to varchar(n) would truncate silently,
+        # where assigning text to the column refuses an over-long value.
+        arrays = "%s::text[], %s::integer[], %s::timestamp[], %s::text[]"
+        _PG_INSERT.append(
+            f"INSERT INTO {quote.format_table(table)} ({names}) "
+            f"SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({quote.quote('message_id')}) DO NOTHING "
+            f"RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
+        )
+    return _PG_INSERT[0]
+
+
 def insert_events(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
@@ -77,6 +112,18 @@ def insert_events(
     table = schema.event
     new: dict[str, int] = {}
     statements = 0
+    if conn.dialect.name == "postgresql":
+        sql = _postgresql_insert(conn)
+        for chunk in _chunks(rows, chunk_bytes):
+            arrays = (
+                [row["message_id"] for row in chunk],
+                [row["event_type_id"] for row in chunk],
+                [_naive_utc(row["generated"]) for row in chunk],
+                [row["traits"] for row in chunk],
+            )
+            new.update({mid: id_ for id_, mid in conn.exec_driver_sql(sql, arrays)})
+            statements += 1
+        return new, statements
     if returns_new_only(conn):
         statement = insert_ignore(conn, table, ["message_id"]).returning(
             table.c.id, table.c.message_id
@@ -110,6 +157,6 @@ def insert_events(
     return new, statements
 
 
-def insert_trait_index(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
-    """Insert ``(name_id, value_hash, event_id)`` trait index rows."""
-    bulk_insert(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, rows)
+def insert_trait_index(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> int:
+    """Insert ``(name_id, value_hash, event_id)`` trait index rows; statements sent."""
+    return insert_integers(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, rows)

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
-from winchester.storage.bulk import bulk_insert
+from winchester.storage.bulk import insert_integers
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver
 
@@ -153,10 +153,7 @@ def update(conn: Connection, updates: Sequence[dict[str, Any]]) -> int:
 
 def link_events(conn: Connection, links: Sequence[tuple[int, int]]) -> int:
     """Insert ``(stream_id, event_id)`` rows."""
-    if not links:
-        return 0
-    bulk_insert(conn, schema.stream_event, ("stream_id", "event_id"), links)
-    return 1
+    return insert_integers(conn, schema.stream_event, ("stream_id", "event_id"), links)
 
 
 def add_dist_traits(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
