@@ -26,7 +26,6 @@ cost of ingest:
 from __future__ import annotations
 
 import itertools
-
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -104,7 +103,7 @@ def _head(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
 
 
 def _unnest(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
-    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(%s::t[], ...)``, one array a column."""
+    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(%s::t[], ...)``."""
     arrays = ", ".join(
         f"%s::{table.c[name].type.compile(conn.dialect)}[]" for name in columns
     )
@@ -151,7 +150,9 @@ def insert_integers(
             statements += 1
         return statements
     if dialect == "postgresql":
-        conn.exec_driver_sql(_unnest(conn, table, names), tuple(map(list, zip(*rows))))
+        conn.exec_driver_sql(
+            _unnest(conn, table, names), tuple(map(list, zip(*rows, strict=True)))
+        )
         return 1
     bulk_insert(conn, table, names, rows)
     return 1
