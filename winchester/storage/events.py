@@ -99,6 +99,38 @@ def _postgresql_insert(conn: Connection) -> str:
     return _PG_INSERT[0]
 
 
+class _PyMySQLInsert:
+    """MariaDB over PyMySQL: one multi-row ``INSERT ... RETURNING`` literal.
+
+    Each value is escaped by the connection's own ``escape`` (what the driver's
+    parameter binding calls, ``NO_BACKSLASH_ESCAPES`` included), without
+    SQLAlchemy's per-row parameter handling; ``%`` is doubled because SQLAlchemy
+    hands the driver an empty parameter set, which it formats the text with.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        quote = conn.dialect.identifier_preparer
+        columns = ("message_id", "event_type_id", "generated", "traits")
+        names = ", ".join(quote.quote(name) for name in columns)
+        self.head = f"INSERT INTO {quote.format_table(schema.event)} ({names}) VALUES "
+        self.tail = f" RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
+        dbapi = conn.connection.dbapi_connection
+        self.escape = getattr(dbapi, "escape")  # noqa: B009 - PyMySQL's, untyped
+
+    def run(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        escape = self.escape
+        values = ",".join(
+            [
+                f"({escape(row['message_id'])},{int(row['event_type_id'])},"
+                f"{escape(_naive_utc(row['generated']))},{escape(row['traits'])})"
+                for row in rows
+            ]
+        )
+        sql = (self.head + values + self.tail).replace("%", "%%")
+        return self.conn.exec_driver_sql(sql).all()
+
+
 def insert_events(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
@@ -132,7 +164,9 @@ def insert_events(
             new.update({mid: id_ for id_, mid in conn.execute(statement, chunk)})
             statements += 1
         return new, statements
-    plain = table.insert().returning(table.c.id, table.c.message_id)
+    plain: Any = table.insert().returning(table.c.id, table.c.message_id)
+    if conn.dialect.driver == "pymysql":
+        plain = _PyMySQLInsert(conn)
     for chunk in _chunks(rows, chunk_bytes):
         pending = chunk
         for race in range(_RACES):
@@ -144,7 +178,10 @@ def insert_events(
                 if not pending:
                     break
             try:
-                inserted = conn.execute(plain, pending).all()
+                if isinstance(plain, _PyMySQLInsert):
+                    inserted = plain.run(pending)
+                else:
+                    inserted = conn.execute(plain, pending).all()
             except sa.exc.IntegrityError as exc:
                 if not is_duplicate_key(exc):
                     raise
