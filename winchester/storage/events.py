@@ -118,7 +118,7 @@ class _PyMySQLInsert:
         dbapi = conn.connection.dbapi_connection
         self.escape = getattr(dbapi, "escape")  # noqa: B009 - PyMySQL's, untyped
 
-    def run(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+    def run(self, rows: Sequence[dict[str, Any]]) -> Sequence[Any]:
         escape = self.escape
         values = ",".join(
             [
@@ -177,6 +177,7 @@ def insert_events(
                 pending = [row for row in pending if row["message_id"] not in stored]
                 if not pending:
                     break
+            inserted: Sequence[Any]
             try:
                 if isinstance(plain, _PyMySQLInsert):
                     inserted = plain.run(pending)
