@@ -16,8 +16,9 @@ cost of ingest:
   checked to be an ``int`` first, so nothing but decimal digits and a sign ever
   reaches the SQL text; a chunk stays far under the smallest
   ``max_allowed_packet``);
-* PostgreSQL: one ``INSERT ... SELECT * FROM unnest(%s::bigint[], ...)`` with
-  one array parameter per column (psycopg sends each array in one piece, and the
+* PostgreSQL: one ``INSERT ... SELECT * FROM unnest(%b::bigint[], ...)`` with
+  one array parameter per column, in psycopg's binary format (each array goes in
+  one piece with no text escaping), and the
   statement is three placeholders whatever the number of rows; ``COPY`` would
   go around SQLAlchemy's error handling, which ingest's retries rely on);
 * SQLite: the driver's ``executemany`` (its C loop binds integers directly).
@@ -103,9 +104,9 @@ def _head(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
 
 
 def _unnest(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
-    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(%s::t[], ...)``."""
+    """PostgreSQL: ``INSERT ... SELECT * FROM unnest(%b::t[], ...)`` (binary)."""
     arrays = ", ".join(
-        f"%s::{table.c[name].type.compile(conn.dialect)}[]" for name in columns
+        f"%b::{table.c[name].type.compile(conn.dialect)}[]" for name in columns
     )
     return f"{_head(conn, table, columns)} SELECT * FROM unnest({arrays})"
 

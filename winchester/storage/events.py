@@ -14,7 +14,8 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
   and the rest inserted again, in the same transaction, until none clashes.
   Nothing but the duplicate key is ever ignored: a bad value is an error.
   On PostgreSQL a chunk is one ``INSERT ... SELECT * FROM unnest(...)`` with
-  one array parameter per column (psycopg sends each array in one piece, where a
+  one array parameter per column, in psycopg's binary format (``%b``: psycopg
+  sends each array in one piece, with no text escaping of the JSON, where a
   multi-row ``VALUES`` of 2,000 placeholders costs more to build and parse than
   to store).
 * Rows are sent in chunks of at most ``chunk_bytes`` of traits JSON and
@@ -89,7 +90,7 @@ def _postgresql_insert(conn: Connection) -> str:
         names = ", ".join(quote.quote(name) for name in columns)
         # Text goes as text[]: a cast to varchar(n) would truncate silently,
         # where assigning text to the column refuses an over-long value.
-        arrays = "%s::text[], %s::integer[], %s::timestamp[], %s::text[]"
+        arrays = "%b::text[], %b::integer[], %b::timestamp[], %b::text[]"
         _PG_INSERT.append(
             f"INSERT INTO {quote.format_table(table)} ({names}) "
             f"SELECT * FROM unnest({arrays}) "
