@@ -4,12 +4,17 @@
 Repeats every notification of ../shared/corpus/*.jsonl until there are at least
 ``--notifications`` of them, then times, in one process on one core:
 
-* ``json.loads`` of every line (the floor any distiller pays), and
+* ``json.loads`` of every line (the standard library's decoder),
+* ``orjson.loads`` of every line (the decoder the distiller uses: the floor any
+  distiller pays), and
 * ``Distiller.distill_json`` of every line (JSON decoding included).
+
+``ratio`` is ``per_s / orjson_loads_per_s``.
 
 Prints a human summary, then a final JSON line::
 
-    {"bench": "distill", "notifications": N, "per_s": X, "json_loads_per_s": Y, ...}
+    {"bench": "distill", "notifications": N, "per_s": X, "json_loads_per_s": Y,
+     "orjson_loads_per_s": Z, "ratio": X/Z, ...}
 
 Run: ``.venv/bin/python bench/distill.py [--notifications 20000] [--definitions FILE]``
 """
@@ -26,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
 
 from distiller import Distiller, NotificationRejected  # noqa: E402
 
@@ -75,6 +82,11 @@ def main() -> None:
         for line in lines:
             loads(line)
 
+    def orjson_all() -> None:
+        loads = orjson.loads
+        for line in lines:
+            loads(line)
+
     counts = {"events": 0, "unmatched": 0, "rejected": 0}
 
     def distill_all() -> None:
@@ -93,6 +105,7 @@ def main() -> None:
         counts.update(events=events, unmatched=unmatched, rejected=rejected)
 
     json_seconds = best_of(args.runs, decode_all)
+    orjson_seconds = best_of(args.runs, orjson_all)
     distill_seconds = best_of(args.runs, distill_all)
     n = len(lines)
     result = {
@@ -100,6 +113,8 @@ def main() -> None:
         "notifications": n,
         "per_s": round(n / distill_seconds),
         "json_loads_per_s": round(n / json_seconds),
+        "orjson_loads_per_s": round(n / orjson_seconds),
+        "ratio": round(orjson_seconds / distill_seconds, 3),
         "events": counts["events"],
         "unmatched": counts["unmatched"],
         "rejected": counts["rejected"],
@@ -108,7 +123,8 @@ def main() -> None:
     }
     print(
         f"distilled {n} notifications: {result['per_s']:,}/s "
-        f"(json.loads alone: {result['json_loads_per_s']:,}/s); "
+        f"(json.loads alone: {result['json_loads_per_s']:,}/s, orjson.loads alone: "
+        f"{result['orjson_loads_per_s']:,}/s, ratio {result['ratio']}); "
         f"{counts['events']} events, {counts['unmatched']} unmatched, "
         f"{counts['rejected']} rejected; best of {args.runs} runs",
         flush=True,

@@ -11,10 +11,16 @@ event_type, timestamp, raw JSON) - the floor of any durable ingest.
         [--notifications 20000] [--batch 500]
 
 A URL without a database name (``mysql+pymysql://root@127.0.0.1``) gets a fresh
-database, dropped afterwards. Prints a summary, then a final JSON line::
+database, dropped afterwards. The notifications are read from notigen's file one
+batch at a time (the process holds one batch, whatever ``--notifications``), so
+``peak_rss_mb`` (the ingest phase's peak resident memory) stays flat in the
+input size; ``per_tenth`` is the rate over each tenth of the run, to show the
+cost per notification does not grow with the events stored. Prints a summary,
+then a final JSON line::
 
     {"bench": "ingest", "db": ..., "notifications": N, "per_s": X,
-     "statements_per_notification": S, "raw_insert_per_s": R, "ratio": X/R}
+     "statements_per_notification": S, "raw_insert_per_s": R, "ratio": X/R,
+     "per_tenth": [...], "peak_rss_mb": M}
 """
 
 from __future__ import annotations
@@ -22,11 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +79,27 @@ def database(spec: str, scratch: Path) -> tuple[str, object]:
 
 def notigen_lines(scratch: Path, count: int, *, seed: int) -> list[bytes]:
     """``count`` notigen notifications (200 instances, ``seed``) as JSON lines."""
+    traffic = notigen_file(scratch, count, seed=seed)
+    return [line for line in traffic.read_bytes().splitlines() if line.strip()]
+
+
+def batches(path: Path, size: int) -> Iterator[list[bytes]]:
+    """The non-blank lines of ``path``, ``size`` at a time (read as they go)."""
+    batch: list[bytes] = []
+    with path.open("rb") as stream:
+        for raw in stream:
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                batch.append(line)
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+    if batch:
+        yield batch
+
+
+def notigen_file(scratch: Path, count: int, *, seed: int) -> Path:
+    """A file of ``count`` notigen notifications (200 instances, ``seed``)."""
     traffic = scratch / f"traffic-{seed}.jsonl"
     subprocess.run(
         [
@@ -90,7 +119,7 @@ def notigen_lines(scratch: Path, count: int, *, seed: int) -> list[bytes]:
         capture_output=True,
         cwd=ROOT,
     )
-    return [line for line in traffic.read_bytes().splitlines() if line.strip()]
+    return traffic
 
 
 def sample_manager(engine: sa.Engine) -> TriggerManager:
@@ -105,8 +134,11 @@ def sample_manager(engine: sa.Engine) -> TriggerManager:
     )
 
 
-def raw_insert(engine: sa.Engine, lines: list[bytes], batch: int) -> float:
-    """Seconds to bulk insert one row per notification, batch per transaction."""
+def raw_insert(engine: sa.Engine, path: Path, batch: int) -> float:
+    """Seconds to bulk insert one row per notification, batch per transaction.
+
+    Only the inserts are timed (decoding each batch's lines is not).
+    """
     metadata = sa.MetaData()
     raw = sa.Table(
         "bench_raw",
@@ -122,22 +154,40 @@ def raw_insert(engine: sa.Engine, lines: list[bytes], batch: int) -> float:
         ),
     )
     metadata.create_all(engine)
-    rows = []
-    for line in lines:
-        body = json.loads(line)
-        rows.append(
-            {
-                "message_id": str(body.get("message_id")),
-                "event_type": str(body.get("event_type")),
-                "generated": str(body.get("timestamp")),
-                "raw": line.decode(),
-            }
-        )
-    started = time.perf_counter()
-    for start in range(0, len(rows), batch):
+    seconds = 0.0
+    for lines in batches(path, batch):
+        rows = []
+        for line in lines:
+            body = json.loads(line)
+            rows.append(
+                {
+                    "message_id": str(body.get("message_id")),
+                    "event_type": str(body.get("event_type")),
+                    "generated": str(body.get("timestamp")),
+                    "raw": line.decode(),
+                }
+            )
+        started = time.perf_counter()
         with engine.begin() as conn:
-            conn.execute(raw.insert(), rows[start : start + batch])
-    return time.perf_counter() - started
+            conn.execute(raw.insert(), rows)
+        seconds += time.perf_counter() - started
+    return seconds
+
+
+def per_tenth(marks: list[tuple[int, float]]) -> list[int]:
+    """Notifications per second over each tenth of the run (by notifications)."""
+    if not marks:
+        return []
+    total = marks[-1][0]
+    rates = []
+    done, at = 0, 0.0
+    for tenth in range(1, 11):
+        goal = total * tenth / 10
+        mark = next(m for m in marks if m[0] >= goal)
+        if mark[0] > done and mark[1] > at:
+            rates.append(round((mark[0] - done) / (mark[1] - at)))
+            done, at = mark
+    return rates
 
 
 def main() -> None:
@@ -151,23 +201,27 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
-        lines = notigen_lines(scratch, args.notifications, seed=1)
+        traffic = notigen_file(scratch, args.notifications, seed=1)
         url, cleanup = database(args.db, scratch)
         try:
             engine = connect(url)
             manager = sample_manager(engine)
-            statements = saved = 0
-            started = time.perf_counter()
-            for start in range(0, len(lines), args.batch):
-                result = manager.add_notifications(lines[start : start + args.batch])
+            statements = saved = n = 0
+            marks: list[tuple[int, float]] = []  # (notifications done, seconds)
+            seconds = 0.0
+            for lines in batches(traffic, args.batch):
+                started = time.perf_counter()
+                result = manager.add_notifications(lines)
+                seconds += time.perf_counter() - started
                 statements += result.statements
                 saved += result.saved
-            seconds = time.perf_counter() - started
-            raw_seconds = raw_insert(engine, lines, args.batch)
+                n += len(lines)
+                marks.append((n, seconds))
+            peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            raw_seconds = raw_insert(engine, traffic, args.batch)
             engine.dispose()
         finally:
             cleanup()  # type: ignore[operator]
-    n = len(lines)
     result_line = {
         "bench": "ingest",
         "db": sa.make_url(url).get_backend_name(),
@@ -178,6 +232,8 @@ def main() -> None:
         "raw_insert_per_s": round(n / raw_seconds),
         "ratio": round((n / seconds) / (n / raw_seconds), 3),
         "batch": args.batch,
+        "per_tenth": per_tenth(marks),
+        "peak_rss_mb": round(peak_rss_mb, 1),
     }
     print(
         f"{result_line['db']}: {n} notifications ingested at "

@@ -93,14 +93,28 @@ def to_float(value: Any) -> TraitValue | None:
     return result
 
 
+#: Parsed timestamp strings: an instance's launched_at, created_at, audit
+#: period... repeat in every notification about it (datetimes are immutable).
+_PARSED: dict[str, TraitValue] = {}
+_PARSED_SIZE = 50_000
+
+
 def to_datetime(value: Any) -> TraitValue | None:
     """An aware UTC datetime from a timestamp string (see stacktach.timeutils)."""
+    if value.__class__ is str:
+        parsed = _PARSED.get(value)
+        if parsed is not None:
+            return parsed
     if value == "":
         return None
     try:
-        return parse_timestamp(value)
+        parsed = parse_timestamp(value)
     except TimestampError as exc:
         raise TraitConversionError(str(exc)) from None
+    if len(_PARSED) >= _PARSED_SIZE:
+        _PARSED.clear()
+    _PARSED[value] = parsed
+    return parsed
 
 
 CONVERTERS: dict[TraitType, Callable[[Any], TraitValue | None]] = {

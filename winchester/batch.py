@@ -276,7 +276,7 @@ def _match(
             elif trigger.debug_level:
                 prep.counters[(trigger.name, "mismatched")] += 1
             continue
-        dist_key = stream_math.stream_key(trigger.name, match.key)
+        dist_key = _stream_key(trigger.name, match.key)
         if dist_key not in prep.pending and dist_key not in prep.key_hashes:
             problem = bad_keys.get(dist_key)
             if problem is None and key_size_bound(match.key) > limits.dist_traits_bytes:
@@ -290,6 +290,30 @@ def _match(
         label = "matched" if trigger.debug_level else ""
         matched.append((trigger, dist_key, match.key, trigger.fire_hits(event), label))
     return matched
+
+
+#: (trigger, typed key) -> dist key: events of one stream share their key.
+_KEYS: dict[tuple[str, tuple[tuple[str, type, Any], ...]], str] = {}
+_KEYS_SIZE = 100_000
+
+
+def _stream_key(trigger_name: str, key: tuple[tuple[str, Any], ...]) -> str:
+    """:func:`stream_math.stream_key`, memoised on the typed key values.
+
+    The value's class is part of the memo key (``1`` and ``1.0`` are equal in
+    Python but hash differently as trait values).
+    """
+    memo = (trigger_name, tuple([(name, v.__class__, v) for name, v in key]))
+    try:
+        return _KEYS[memo]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value: compute it every time
+        return stream_math.stream_key(trigger_name, key)
+    if len(_KEYS) >= _KEYS_SIZE:
+        _KEYS.clear()
+    found = _KEYS[memo] = stream_math.stream_key(trigger_name, key)
+    return found
 
 
 def json_size(value: Any) -> int:

@@ -42,8 +42,10 @@ The checks of a batch before its transaction are in :mod:`winchester.batch`.
 No single notification stops a batch (each reject is ``(index in the batch,
 reason)`` in ``IngestResult.rejected``, which yagi-event dead-letters):
 
-* ``max_notification_size`` (bytes of the raw message, or of its JSON for a
-  dict; default 1 MiB) refuses an oversize notification with its size;
+* ``max_notification_size`` (bytes of the raw message - for yagi-event the
+  bytes it received, envelope included, passed as ``sizes`` - or of its JSON
+  for a dict given alone; default 1 MiB) refuses an oversize notification with
+  its size;
 * a notification the distiller refuses, or that raises while being distilled;
 * an event that does not fit the columns (:mod:`winchester.storage.limits`: a
   ``message_id``, event type or trait name too long, traits JSON too large, a
@@ -178,14 +180,27 @@ class TriggerManager:
     # ------------------------------------------------------------------ entry points
 
     def add_notifications(
-        self, notifications: Sequence[Any], *, traits: Mapping[str, Any] | None = None
+        self,
+        notifications: Sequence[Any],
+        *,
+        traits: Mapping[str, Any] | None = None,
+        sizes: Sequence[int] | None = None,
     ) -> IngestResult:
         """Distil ``notifications`` (dicts, or JSON text/bytes) and store the events.
 
         ``traits`` are added to every event that lacks them (yagi-event's
-        ``deployment``). Rejected notifications are listed in ``result.rejected``
-        as ``(index in the batch, reason)``; the rest of the batch is stored.
+        ``deployment``). ``sizes`` (optional, one per notification) are the
+        bytes each arrived as, for ``max_notification_size``: a caller that
+        decoded the messages passes their raw lengths, so the dicts are not
+        encoded again to be measured. Rejected notifications are listed in
+        ``result.rejected`` as ``(index in the batch, reason)``; the rest of
+        the batch is stored.
         """
+        if sizes is not None and len(sizes) != len(notifications):
+            raise ValueError(
+                f"add_notifications: {len(sizes)} sizes for "
+                f"{len(notifications)} notifications"
+            )
         if self.distiller is None:
             raise RuntimeError("TriggerManager built without a distiller")
         events: list[Event] = []
@@ -194,7 +209,15 @@ class TriggerManager:
         unmatched = 0
         for index, notification in enumerate(notifications):
             try:
-                problem = size_problem(notification, self.max_notification_size)
+                if sizes is None:
+                    problem = size_problem(notification, self.max_notification_size)
+                elif sizes[index] > self.max_notification_size:
+                    problem = (
+                        f"notification is {sizes[index]} bytes; "
+                        f"max_notification_size is {self.max_notification_size}"
+                    )
+                else:
+                    problem = None
                 if problem is not None:
                     rejected.append((index, problem))
                     continue
@@ -416,9 +439,7 @@ class TriggerManager:
             for position, event_id in new_ids.items()
             for name_id, hashed in prep.index[position]
         ]
-        if trait_rows:
-            event_store.insert_trait_index(conn, trait_rows)
-            result.statements += 1
+        result.statements += event_store.insert_trait_index(conn, trait_rows)
         return new_ids
 
     def _grow_streams(

@@ -35,7 +35,8 @@ Map (one module per concern)
 ``names``          interning event type and trait names (``NameCache``)
 ``values``         how trait values are encoded, hashed and keyed
 ``dialect``        the few statements whose SQL differs per backend
-``bulk``           fast executemany of narrow rows
+``bulk``           fast executemany of narrow rows; ``insert_integers`` (rows
+                   of ints: one literal on MariaDB, unnest arrays on PostgreSQL)
 ``engine``         ``connect``, ``run_transaction``, ``DatabaseUnavailable``,
                    ``is_data_error``
 ``migrate``        alembic migrations (``winchester-db upgrade``)

@@ -13,22 +13,30 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
   it waits for another writer's uncommitted row of the same key, then sees it)
   and the rest inserted again, in the same transaction, until none clashes.
   Nothing but the duplicate key is ever ignored: a bad value is an error.
+  On PostgreSQL a chunk is one ``INSERT ... SELECT * FROM unnest(...)`` with
+  one array parameter per column, in psycopg's binary format (``%b``: psycopg
+  sends each array in one piece, with no text escaping of the JSON, where a
+  multi-row ``VALUES`` of 2,000 placeholders costs more to build and parse than
+  to store).
 * Rows are sent in chunks of at most ``chunk_bytes`` of traits JSON and
   ``CHUNK_ROWS`` rows (one statement each), so a batch of large events never
   makes one statement larger than the server's packet.
-* :func:`insert_trait_index` writes ``(name_id, value_hash, event_id)`` rows.
+* :func:`insert_trait_index` writes ``(name_id, value_hash, event_id)`` rows
+  through :func:`~winchester.storage.bulk.insert_integers` (a multi-row
+  literal on MariaDB, ``COPY`` on PostgreSQL).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
-from winchester.storage.bulk import bulk_insert
+from winchester.storage.bulk import insert_integers
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver, is_duplicate_key
 
@@ -64,6 +72,66 @@ def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
+def _naive_utc(value: datetime) -> datetime:
+    """What :class:`~winchester.storage.schema.UTCDateTime` stores for ``value``."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+_PG_INSERT: list[str] = []
+
+
+def _postgresql_insert(conn: Connection) -> str:
+    if not _PG_INSERT:
+        table = schema.event
+        quote = conn.dialect.identifier_preparer
+        columns = ("message_id", "event_type_id", "generated", "traits")
+        names = ", ".join(quote.quote(name) for name in columns)
+        # Text goes as text[]: a cast to varchar(n) would truncate silently,
+        # where assigning text to the column refuses an over-long value.
+        arrays = "%b::text[], %b::integer[], %b::timestamp[], %b::text[]"
+        _PG_INSERT.append(
+            f"INSERT INTO {quote.format_table(table)} ({names}) "
+            f"SELECT * FROM unnest({arrays}) "
+            f"ON CONFLICT ({quote.quote('message_id')}) DO NOTHING "
+            f"RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
+        )
+    return _PG_INSERT[0]
+
+
+class _PyMySQLInsert:
+    """MariaDB over PyMySQL: one multi-row ``INSERT ... RETURNING`` literal.
+
+    Each value is escaped by the connection's own ``escape`` (what the driver's
+    parameter binding calls, ``NO_BACKSLASH_ESCAPES`` included), without
+    SQLAlchemy's per-row parameter handling; ``%`` is doubled because SQLAlchemy
+    hands the driver an empty parameter set, which it formats the text with.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        quote = conn.dialect.identifier_preparer
+        columns = ("message_id", "event_type_id", "generated", "traits")
+        names = ", ".join(quote.quote(name) for name in columns)
+        self.head = f"INSERT INTO {quote.format_table(schema.event)} ({names}) VALUES "
+        self.tail = f" RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
+        dbapi = conn.connection.dbapi_connection
+        self.escape = getattr(dbapi, "escape")  # noqa: B009 - PyMySQL's, untyped
+
+    def run(self, rows: Sequence[dict[str, Any]]) -> Sequence[Any]:
+        escape = self.escape
+        values = ",".join(
+            [
+                f"({escape(row['message_id'])},{int(row['event_type_id'])},"
+                f"{escape(_naive_utc(row['generated']))},{escape(row['traits'])})"
+                for row in rows
+            ]
+        )
+        sql = (self.head + values + self.tail).replace("%", "%%")
+        return self.conn.exec_driver_sql(sql).all()
+
+
 def insert_events(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
@@ -77,6 +145,18 @@ def insert_events(
     table = schema.event
     new: dict[str, int] = {}
     statements = 0
+    if conn.dialect.name == "postgresql":
+        sql = _postgresql_insert(conn)
+        for chunk in _chunks(rows, chunk_bytes):
+            arrays = (
+                [row["message_id"] for row in chunk],
+                [row["event_type_id"] for row in chunk],
+                [_naive_utc(row["generated"]) for row in chunk],
+                [row["traits"] for row in chunk],
+            )
+            new.update({mid: id_ for id_, mid in conn.exec_driver_sql(sql, arrays)})
+            statements += 1
+        return new, statements
     if returns_new_only(conn):
         statement = insert_ignore(conn, table, ["message_id"]).returning(
             table.c.id, table.c.message_id
@@ -85,7 +165,9 @@ def insert_events(
             new.update({mid: id_ for id_, mid in conn.execute(statement, chunk)})
             statements += 1
         return new, statements
-    plain = table.insert().returning(table.c.id, table.c.message_id)
+    plain: Any = table.insert().returning(table.c.id, table.c.message_id)
+    if conn.dialect.driver == "pymysql":
+        plain = _PyMySQLInsert(conn)
     for chunk in _chunks(rows, chunk_bytes):
         pending = chunk
         for race in range(_RACES):
@@ -96,8 +178,12 @@ def insert_events(
                 pending = [row for row in pending if row["message_id"] not in stored]
                 if not pending:
                     break
+            inserted: Sequence[Any]
             try:
-                inserted = conn.execute(plain, pending).all()
+                if isinstance(plain, _PyMySQLInsert):
+                    inserted = plain.run(pending)
+                else:
+                    inserted = conn.execute(plain, pending).all()
             except sa.exc.IntegrityError as exc:
                 if not is_duplicate_key(exc):
                     raise
@@ -110,6 +196,6 @@ def insert_events(
     return new, statements
 
 
-def insert_trait_index(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> None:
-    """Insert ``(name_id, value_hash, event_id)`` trait index rows."""
-    bulk_insert(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, rows)
+def insert_trait_index(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> int:
+    """Insert ``(name_id, value_hash, event_id)`` trait index rows; statements sent."""
+    return insert_integers(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, rows)

@@ -93,6 +93,11 @@ def _text_problem(what: str, text: str, limit: int) -> str | None:
     return None
 
 
+#: Trait names that passed the check, per length limit (bounded).
+_GOOD_NAMES: dict[int, set[str]] = {}
+_GOOD_NAMES_SIZE = 10_000
+
+
 def check_event(
     limits: Limits,
     message_id: str,
@@ -109,10 +114,16 @@ def check_event(
         )
     if problem is not None:
         return problem
+    good = _GOOD_NAMES.get(limits.trait_name)
+    if good is None or len(good) > _GOOD_NAMES_SIZE:
+        good = _GOOD_NAMES[limits.trait_name] = set()
     for name in traits:
+        if name in good:  # trait names repeat: each distinct one is checked once
+            continue
         problem = _text_problem(f"trait name {name[:60]!r}", name, limits.trait_name)
         if problem is not None:
             return problem
+        good.add(name)
     if len(traits_json) * 4 > limits.traits_bytes:  # only then count the bytes
         size = _utf8_size(traits_json)
         if size > limits.traits_bytes:

@@ -22,13 +22,14 @@ Transaction rules (all inside the ingest transaction):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from winchester.storage import changes, schema
-from winchester.storage.bulk import bulk_insert
+from winchester.storage.bulk import insert_integers
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver
 
@@ -140,6 +141,8 @@ def update(conn: Connection, updates: Sequence[dict[str, Any]]) -> int:
     changes.record(
         conn, changes.READY, ready, where=[stream.c.fire_timestamp.is_(None)]
     )
+    if conn.dialect.driver == "pymysql":
+        return _update_pymysql(conn, updates)
     conn.execute(
         stream.update()
         .where(stream.c.id == sa.bindparam("b_id"))
@@ -156,12 +159,53 @@ def update(conn: Connection, updates: Sequence[dict[str, Any]]) -> int:
     return len(updates)
 
 
+_GROWN = (
+    "first_event",
+    "last_event",
+    "expire_timestamp",
+    "fire_timestamp",
+    "event_count",
+    "fire_counts",
+)
+
+
+def _update_pymysql(conn: Connection, updates: Sequence[dict[str, Any]]) -> int:
+    """MariaDB: one ``UPDATE ... SET c = CASE id WHEN ... END`` per chunk.
+
+    PyMySQL's executemany runs an UPDATE once per row (a round trip each);
+    here the values are escaped by the connection's own ``escape`` (as its
+    parameter binding would), datetimes as naive UTC like ``UTCDateTime``.
+    """
+    dbapi = conn.connection.dbapi_connection
+    escape = getattr(dbapi, "escape")  # noqa: B009 - PyMySQL's, untyped
+    quote = conn.dialect.identifier_preparer
+    table = quote.format_table(schema.stream)
+    key = quote.quote("id")
+    for start in range(0, len(updates), _CHUNK):
+        chunk = updates[start : start + _CHUNK]
+        ids = [int(row["b_id"]) for row in chunk]
+        sets = []
+        for name in _GROWN:
+            cases = " ".join(
+                f"WHEN {id_} THEN {escape(_plain(row[name]))}"
+                for id_, row in zip(ids, chunk, strict=True)
+            )
+            sets.append(f"{quote.quote(name)} = CASE {key} {cases} END")
+        where = ",".join(map(str, ids))
+        sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {key} IN ({where})"
+        conn.exec_driver_sql(sql.replace("%", "%%"))
+    return len(updates)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
 def link_events(conn: Connection, links: Sequence[tuple[int, int]]) -> int:
     """Insert ``(stream_id, event_id)`` rows."""
-    if not links:
-        return 0
-    bulk_insert(conn, schema.stream_event, ("stream_id", "event_id"), links)
-    return 1
+    return insert_integers(conn, schema.stream_event, ("stream_id", "event_id"), links)
 
 
 def add_dist_traits(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:

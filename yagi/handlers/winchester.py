@@ -50,6 +50,8 @@ class WinchesterHandler(YagiHandler):
         result = self.manager.add_notifications(
             [item.notification for item in items],
             traits={DEPLOYMENT_TRAIT: batch.deployment},
+            # the bytes received: the size check need not encode the dicts again
+            sizes=[len(item.delivery.body) for item in items],
         )
         for index, reason in result.rejected:
             items[index].reject(f"distiller: {reason}")

@@ -34,3 +34,25 @@ def test_defaults_and_settings_reach_the_manager(tmp_path: Path) -> None:
         (0, "notification is 4096 bytes; max_notification_size is 2048")
     ]
     manager.engine.dispose()
+
+
+def test_sizes_given_by_the_caller_decide_the_size_check(tmp_path: Path) -> None:
+    """yagi-event passes the bytes it received: the dicts are not measured again."""
+    import pytest
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    path = write_settings(tmp_path / "c", url, max_notification_size=2048)
+    manager = build_trigger_manager(WinchesterSettings.load(path))
+    upgrade(manager.engine)
+    small = {"event_type": "compute.instance.update"}  # tiny as a dict
+    result = manager.add_notifications([small, small], sizes=[2049, 10])
+    assert (0, "notification is 2049 bytes; max_notification_size is 2048") in (
+        result.rejected
+    )
+    assert all(
+        index != 1 or "max_notification_size" not in reason
+        for index, reason in result.rejected
+    )
+    with pytest.raises(ValueError, match="1 sizes for 2 notifications"):
+        manager.add_notifications([small, small], sizes=[1])
+    manager.engine.dispose()
