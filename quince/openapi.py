@@ -66,6 +66,15 @@ _STREAM = _obj(
         "_mark": {"type": "string", "pattern": "^[+]?[0-9a-f]+$"},
     },
     events={"type": "array", "items": _EVENT},
+    last_error={"type": "string"},
+)
+_RAW = _obj(
+    {
+        "message_id": {"type": "string"},
+        "archive": {"type": "string"},
+        "metadata": {"type": "object"},
+        "notification": {},
+    }
 )
 _EVENT_TYPE = _obj(
     {
@@ -254,6 +263,15 @@ def describe(max_limit: int) -> dict[str, Any]:
             "get": {
                 "summary": "One event by its message id.",
                 "responses": _responses("200", _EVENT, 404, *common),
+            },
+        },
+        "/v1/events/{message_id}/raw": {
+            "parameters": [
+                {"name": "message_id", "in": "path", "required": True, "schema": _TEXT}
+            ],
+            "get": {
+                "summary": "The event's raw notification from the shoebox archive.",
+                "responses": _responses("200", _RAW, 404, *common),
             },
         },
         "/v1/event_types": {

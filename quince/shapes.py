@@ -2,7 +2,7 @@
 
 stream = {"id", "name" (trigger), "state" (name), "first_event", "last_event",
           "fire_timestamp", "expire_timestamp", "distinguishing_traits", "_mark",
-          ["events"]}
+          ["last_error"], ["events"]}
 event  = its traits, flat, plus "message_id", "event_type", "timestamp", "_mark"
 
 Datetimes are encoded as ``{"__type__": "datetime", "datetime": "..."}`` by the
@@ -51,6 +51,8 @@ def stream_json(
         "distinguishing_traits": stream.distinguishing_traits,
         "_mark": mark_of(stream.id, ascending),
     }
+    if stream.last_error is not None:  # why it is in error (not in the original)
+        body["last_error"] = stream.last_error
     if events is not None:
         body["events"] = [event_json(e) for e in events]
     return body
