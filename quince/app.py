@@ -25,11 +25,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from quince.archives import ArchiveList
 from quince.auth import TokenAuth
-from quince.console import RawNotification, add_console
+from quince.console import Console, RawNotification, add_console
 from quince.context import QuinceContext
 from quince.events import EventCount, EventItem, EventList
 from quince.health import Health
 from quince.info import EventTypeList, EventTypeTraits, TriggerList
+from quince.live import LiveStream
 from quince.metrics import Metrics
 from quince.openapi import OpenApi
 from quince.streams import StreamCount, StreamItem, StreamList
@@ -59,9 +60,11 @@ ROUTES: tuple[tuple[str, str, Any], ...] = (
     ("/v1/event_types", "/v1/event_types", EventTypeList),
     ("/v1/event_types/{name}/traits", "/v1/event_types/{name}/traits", EventTypeTraits),
     ("/v1/triggers", "/v1/triggers", TriggerList),
+    ("/v1/stream", "/v1/stream", LiveStream),
     ("/v2/archives", "/v2/archives", ArchiveList),
     ("/healthcheck", "/healthcheck", Health),
     ("/metrics", "/metrics", Metrics),
+    ("/ui", "/ui", Console),
 )
 
 

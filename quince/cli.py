@@ -6,16 +6,28 @@ settings are checked, and the schema required to be current, before gunicorn
 starts, so a bad config is one line and exit status 2. ``--bind`` and
 ``--workers`` default to ``api.bind`` and ``api.workers``. The config path is
 also put in ``STACKTACH_CONFIG`` for the workers.
+
+Workers are gunicorn's threaded ``gthread`` workers, ``--threads`` (default
+``api.threads``) each: a server-sent event stream (``GET /v1/stream``) holds a
+thread while it lasts, blocked on its queue, so many idle watchers are cheap,
+one poller thread per process reads the database for all of them, and
+ordinary requests keep threads of their own. On SIGTERM the live streams end at
+once (clients reconnect elsewhere and resume), so a restart does not wait out
+the graceful timeout. The access log never shows a ``token=`` query value.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
+from quince import live
 from quince.app import CONFIG_ENV, create_app
 from stacktach.cli import Command, debug_requested
 from stacktach.logsetup import setup_logging
@@ -23,7 +35,35 @@ from winchester.config.settings import WinchesterSettings
 from winchester.storage.engine import connect
 from winchester.storage.startup import require_schema
 
-__all__ = ["QuinceApplication", "main"]
+__all__ = ["QuinceApplication", "RedactingLogger", "main"]
+
+_TOKEN_VALUE = re.compile(r"(?i)(^|[?&])(token=)[^&\s]*")
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, with any ``token=`` query value replaced by ``***``."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> Any:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "q"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = _TOKEN_VALUE.sub(r"\1\2***", atoms[key])
+        return atoms
+
+
+def _end_live_streams_first(worker: Any) -> None:
+    """gunicorn ``post_worker_init``: on SIGTERM/SIGINT/SIGQUIT, end the live
+    streams before gunicorn's own handler (else they hold the worker until
+    the graceful timeout)."""
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(number)
+
+        def handler(sig: int, frame: Any, previous: Any = previous) -> None:
+            live.shutdown_all()
+            if callable(previous):
+                previous(sig, frame)
+
+        signal.signal(number, handler)
 
 
 class QuinceApplication(BaseApplication):  # type: ignore[misc]
@@ -60,6 +100,12 @@ class QuinceApplication(BaseApplication):  # type: ignore[misc]
     help="gunicorn worker processes (default api.workers).",
 )
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Threads per worker (default api.threads); each live stream holds one.",
+)
+@click.option(
     "--startup-timeout",
     type=click.FloatRange(min=0),
     default=30.0,
@@ -67,7 +113,11 @@ class QuinceApplication(BaseApplication):  # type: ignore[misc]
     help="Seconds to wait for the database at start.",
 )
 def main(
-    config: str, bind: str | None, workers: int | None, startup_timeout: float
+    config: str,
+    bind: str | None,
+    workers: int | None,
+    threads: int | None,
+    startup_timeout: float,
 ) -> None:
     """Serve the StackTach REST API (quince) with gunicorn."""
     settings = WinchesterSettings.load(config)
@@ -92,9 +142,14 @@ def main(
     create_app(settings=settings)  # any other config error now, not per worker
     path = os.path.abspath(config)
     os.environ[CONFIG_ENV] = path
+    os.environ[live.THREADS_ENV] = str(threads or settings.api.threads)
     options = {
         "bind": bind or settings.api.bind,
         "workers": workers or settings.api.workers,
+        "worker_class": "gthread",
+        "threads": threads or settings.api.threads,
+        "logger_class": RedactingLogger,
+        "post_worker_init": _end_live_streams_first,
         "proc_name": "quince-api",
         "accesslog": "-",
         # the access log shows no headers, so never a token

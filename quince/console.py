@@ -44,6 +44,9 @@ Span = tuple[datetime | None, datetime | None]
 class Console:
     """``GET /ui``: the console's page."""
 
+    def __init__(self, ctx: QuinceContext) -> None:
+        self.ctx = ctx
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_HTML
         resp.cache_control = ["no-cache"]
@@ -150,6 +153,5 @@ class RawNotification:
 
 
 def add_console(app: falcon.App[falcon.Request, falcon.Response]) -> None:
-    """Serve the console: ``/ui`` and its files under ``/ui/static/``."""
-    app.add_route("/ui", Console())
+    """Serve the console's files under ``/ui/static/`` (``/ui`` is in ROUTES)."""
     app.add_static_route("/ui/static", str(UI_DIR))

@@ -182,6 +182,28 @@ _STREAM_ID = {
 }
 
 
+LIVE_PARAMETERS = [
+    _q(
+        "kind",
+        {"type": "string", "enum": ["events", "streams", "all"]},
+        "What to send: events (default), stream changes, or all.",
+    ),
+    _q("event_name", _TEXT, "Event type; a glob (compute.instance.*) is allowed."),
+    _q(
+        "traits",
+        _TEXT,
+        "Events' traits, and stream changes' distinguishing traits. " + TRAIT_SYNTAX,
+    ),
+    _q(
+        "deployment",
+        _TEXT,
+        "Events whose 'deployment' trait (set by yagi-event) is this.",
+    ),
+    _q("since", _TEXT, "A cursor (an id: line) to start from; Last-Event-ID wins."),
+    _q("token", _TEXT, "The API token, for clients that cannot send headers."),
+]
+
+
 def _responses(ok: str, schema: dict[str, Any] | None, *errors: int) -> Any:
     out: dict[str, Any] = {}
     if schema is None:
@@ -301,6 +323,23 @@ def describe(max_limit: int) -> dict[str, Any]:
                 "responses": _responses("200", _list(_ARCHIVE), 404, 401),
             }
         },
+        "/v1/stream": {
+            "get": {
+                "summary": "New events and stream changes, as server-sent events "
+                "(id: a cursor; Last-Event-ID or since resumes; ': heartbeat' "
+                "comments; event: event data is one item of /v1/events, event: "
+                "stream data is {id, change, state, name, trigger_name, "
+                "distinguishing_traits, at, reason}).",
+                "parameters": LIVE_PARAMETERS,
+                "responses": {
+                    "200": {
+                        "description": "An endless text/event-stream.",
+                        "content": {"text/event-stream": {"schema": _TEXT}},
+                    },
+                    **_responses("400", _ERROR, *common),
+                },
+            }
+        },
         "/healthcheck": {
             "get": {
                 "summary": "Database (and broker) reachable: 200, else 503.",
@@ -325,6 +364,17 @@ def describe(max_limit: int) -> dict[str, Any]:
                         "content": {"text/plain": {"schema": _TEXT}},
                     },
                     **_responses("401", _ERROR, 503),
+                },
+            }
+        },
+        "/ui": {
+            "get": {
+                "summary": "The web console (HTML; its files are under /ui/static/).",
+                "responses": {
+                    "200": {
+                        "description": "The console's page.",
+                        "content": {"text/html": {"schema": _TEXT}},
+                    }
                 },
             }
         },

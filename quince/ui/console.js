@@ -265,18 +265,23 @@ function updateLiveCaption() {
     ? (live.pending.length ? `Resume (${live.pending.length} new)` : "Resume") : "Pause";
 }
 
-function addLive(events, fresh = true) {
+// New events go on top; ``older`` ones (the history) below what is shown.
+function addLive(events, older = false) {
   const body = $("#live-table tbody");
   for (const event of events) {
     if (!event || !event.message_id || live.seen.has(event.message_id)) continue;
     live.seen.add(event.message_id);
-    if (live.paused && fresh) {
+    if (live.paused && !older) {
       live.pending.push(event);
       continue;
     }
     const row = liveRow(event);
-    if (!fresh) row.classList.remove("fresh");
-    body.prepend(row);
+    if (older) {
+      row.classList.remove("fresh");
+      body.append(row);
+    } else {
+      body.prepend(row);
+    }
   }
   while (body.rows.length > MAX_ROWS) {
     const last = body.rows[body.rows.length - 1];
@@ -332,13 +337,29 @@ function streamUrl(params) {
   return `${API}v1/stream${query(all)}`;
 }
 
+// The recent events matching the filters, below anything already shown.
+async function loadHistory() {
+  try {
+    const recent = await api(`v1/events${query({ ...restFilters(live.filters), limit: 50 })}`);
+    noteMark(recent);
+    addLive(recent, true);
+    notice("");
+  } catch (err) {
+    notice(err.message);
+  }
+}
+
+// The stream first, then the history once it is open: no event falls between.
 function connectLive() {
   live.mode = "stream";
   const source = new EventSource(streamUrl({ kind: "events", ...live.filters }));
   live.source = source;
+  let opened = false;
   setConnection("connecting…");
   source.addEventListener("open", () => {
     setConnection(live.paused ? "paused" : "live", live.paused ? "paused" : "live");
+    if (!opened) loadHistory();
+    opened = true;
   });
   source.addEventListener("event", (message) => {
     let event;
@@ -346,13 +367,14 @@ function connectLive() {
     noteMark([event]);
     addLive([event]);
   });
-  source.addEventListener("error", () => {
+  source.addEventListener("error", async () => {
     if (live.source !== source) return;
     if (source.readyState === EventSource.CLOSED) {
-      // Not an event stream (404, 401, a proxy's page): fall back to polling.
+      // Not an event stream (404, 401, a proxy's page): poll the list instead.
       source.close();
       live.source = null;
-      pollLive();
+      if (!opened) await loadHistory();
+      if (live.mode === "stream") pollLive();
     } else {
       setConnection("reconnecting…", "down");
     }
@@ -361,7 +383,7 @@ function connectLive() {
 
 window.addEventListener("pagehide", stopLive);
 
-async function startLive() {
+function startLive() {
   stopLive();
   live.filters = liveFiltersFromForm();
   live.seen.clear();
@@ -370,14 +392,6 @@ async function startLive() {
   $("#live-table tbody").replaceChildren();
   $("#live-detail").hidden = true;
   updateLiveCaption();
-  try {
-    const recent = await api(`v1/events${query({ ...restFilters(live.filters), limit: 50 })}`);
-    noteMark(recent);
-    addLive(recent.slice().reverse(), false);
-    notice("");
-  } catch (err) {
-    notice(err.message);
-  }
   connectLive();
 }
 

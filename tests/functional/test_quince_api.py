@@ -368,7 +368,7 @@ def test_openapi_lists_every_route_and_its_parameters_are_accepted(api: Api) -> 
     message_id = api.get("/v1/events", limit=1)[0]["message_id"]
     for path, item in document["paths"].items():
         operation = item.get("get")
-        if operation is None:
+        if operation is None or path == "/v1/stream":  # endless: test_live.py
             continue
         url = path.format(
             stream_id=stream_id, message_id=message_id, name="compute.instance.exists"

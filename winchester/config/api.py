@@ -10,6 +10,9 @@ Every key is optional; the section itself may be left out::
       max_limit: 1000        # the largest ?limit= accepted (more is a 400)
       archive_folder: /var/lib/stacktach/archive   # /v2/archives lists it
       broker_url: amqp://guest:guest@localhost//   # /healthcheck checks it
+      threads: 32            # quince-api's default --threads (gthread worker)
+      sse_heartbeat_seconds: 15   # GET /v1/stream: a heartbeat after this silence
+      sse_poll_seconds: 0.25      # GET /v1/stream: how often each process polls
 
 ``STACKTACH_API_TOKEN`` in the environment overrides ``token`` (read by quince,
 not here). A relative ``archive_folder`` is relative to winchester.yaml's folder.
@@ -35,6 +38,9 @@ API_KEYS = (
     "max_limit",
     "archive_folder",
     "broker_url",
+    "threads",
+    "sse_heartbeat_seconds",
+    "sse_poll_seconds",
 )
 
 
@@ -49,6 +55,9 @@ class ApiSettings:
     max_limit: int = 1000
     archive_folder: Path | None = None
     broker_url: str | None = field(default=None, repr=False)
+    threads: int = 32
+    sse_heartbeat_seconds: float = 15.0
+    sse_poll_seconds: float = 0.25
 
 
 def parse_api(value: Any, source: str, base_dir: Path) -> ApiSettings:
@@ -79,7 +88,24 @@ def parse_api(value: Any, source: str, base_dir: Path) -> ApiSettings:
                 "auth_reads", f"expected true or false, got {kind(value['auth_reads'])}"
             )
         values["auth_reads"] = value["auth_reads"]
-    for key, minimum in (("workers", 1), ("max_limit", 1)):
+    for key, limits in (
+        ("sse_heartbeat_seconds", (0.01, 3600.0)),
+        ("sse_poll_seconds", (0.01, 60.0)),
+    ):
+        if key in value:
+            number = value[key]
+            low, high = limits
+            if (
+                isinstance(number, bool)
+                or not isinstance(number, int | float)
+                or not low <= number <= high
+            ):
+                raise bad(
+                    key,
+                    f"expected seconds from {low:g} to {high:g}, got {kind(number)}",
+                )
+            values[key] = float(number)
+    for key, minimum in (("workers", 1), ("max_limit", 1), ("threads", 1)):
         if key in value:
             number = value[key]
             if (

@@ -233,3 +233,22 @@ trigger_counter = sa.Table(
     sa.Column("counter", sa.String(191), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+# The live view's change log (:mod:`winchester.storage.changes`): one row per
+# stream state change, appended in the transaction that makes the change, so
+# every API process and host sees every change, whoever made it. The trigger
+# and distinguishing traits are copied: a purged stream's changes still say
+# what it was. Trimmed by age (``at``).
+stream_change = sa.Table(
+    "stream_change",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("stream_id", sa.BigInteger, nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("state", sa.SmallInteger, nullable=False),
+    sa.Column("trigger_name", sa.String(255), nullable=False),
+    sa.Column("distinguishing_traits", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Index(None, "at"),
+)
