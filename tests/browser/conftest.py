@@ -3,8 +3,8 @@ Playwright, and a live ``quince-api`` (gunicorn) over MariaDB filled from a
 notigen day, with its shoebox archive and one stream in ``expire_error``.
 
 Screenshots go to ``$STACKTACH_ARTEFACTS/browser/`` (else to
-``<pytest basetemp>/artefacts/browser/``); the path is printed at the end of
-the run. Playwright never downloads a browser here: it launches
+``<temp dir>/stacktach-artefacts/browser/``, e.g. /tmp/...); the path is
+printed at the end of the run. Playwright never downloads a browser here: it launches
 ``/usr/bin/chromium`` (``STACKTACH_CHROMIUM`` overrides it), with
 ``--no-sandbox`` when running as root.
 """
@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -174,10 +175,10 @@ def site(
 
 
 @pytest.fixture(scope="session")
-def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the screenshots go."""
+def artefacts() -> Path:
+    """Where the screenshots go (kept after the run, unlike pytest's tmp)."""
     root = os.environ.get("STACKTACH_ARTEFACTS")
-    base = Path(root) if root else tmp_path_factory.getbasetemp() / "artefacts"
+    base = Path(root) if root else Path(tempfile.gettempdir()) / "stacktach-artefacts"
     folder = base / "browser"
     folder.mkdir(parents=True, exist_ok=True)
     _SHOTS.append(folder)

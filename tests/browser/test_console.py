@@ -50,8 +50,14 @@ def test_events_appear_live_and_pause_holds_them(
     expect(rows).to_have_count(50)
     # Another process ingests one more day, in small batches, while we watch.
     feeder = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.quince", site.url,
-         str(site.config_dir), "12"],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.quince",
+            site.url,
+            str(site.config_dir),
+            "12",
+        ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -175,9 +181,7 @@ def test_following_a_request_shows_it_whole_in_time_order(
         "#follow-table tbody td.gap", "cells => cells.map(c => c.textContent)"
     )
     assert gaps[0] == "" and all(g.startswith("+") for g in gaps[1:])
-    expect(page.locator("#follow-summary")).to_contain_text(
-        f"{len(everything)} events"
-    )
+    expect(page.locator("#follow-summary")).to_contain_text(f"{len(everything)} events")
     page.screenshot(path=str(artefacts / "follow-request.png"))
 
 
