@@ -5,7 +5,7 @@
 
 const API = location.pathname.replace(/\/ui\/?$/, "/");
 const FOLLOWABLE = ["request_id", "instance_id", "tenant_id"];
-const STATES = ["active", "ready", "firing", "expiring", "retry_fire", "retry_expire",
+const STATES = ["active", "firing", "expiring", "retry_fire", "retry_expire",
   "error", "expire_error", "completed"];
 const RESETTABLE = new Set(["error", "expire_error"]);
 const MAX_ROWS = 500;
@@ -318,12 +318,18 @@ function pollLive() {
     try {
       const params = { ...restFilters(live.filters), limit: PAGE };
       if (live.lastMark !== null) params.mark = `+${live.lastMark.toString(16)}`;
-      const events = await api(`v1/events${query(params)}`);
+      const events = await api(`v1/events${query(params)}`, {}, true);  // never prompts
       noteMark(events);
       // After a mark the page is oldest first; without one, newest first.
       addLive(params.mark ? events : events.slice().reverse());
       setConnection(live.paused ? "paused" : "live · polling", live.paused ? "paused" : "live");
     } catch (err) {
+      if (err.status === 401) {  // the token changed: the Token button restarts
+        notice(err.message);
+        setConnection("token needed", "down");
+        live.mode = "";
+        return;
+      }
       setConnection("disconnected", "down");
     }
     if (live.mode === "polling") live.pollTimer = setTimeout(tick, POLL_MS);
@@ -338,14 +344,18 @@ function streamUrl(params) {
 }
 
 // The recent events matching the filters, below anything already shown.
+// False when it failed (the notice says why).
 async function loadHistory() {
   try {
     const recent = await api(`v1/events${query({ ...restFilters(live.filters), limit: 50 })}`);
     noteMark(recent);
     addLive(recent, true);
     notice("");
+    return true;
   } catch (err) {
     notice(err.message);
+    if (err.status === 401) setConnection("token needed", "down");
+    return false;
   }
 }
 
@@ -373,7 +383,8 @@ function connectLive() {
       // Not an event stream (404, 401, a proxy's page): poll the list instead.
       source.close();
       live.source = null;
-      if (!opened) await loadHistory();
+      // Without the history (no token, no database) there is nothing to poll.
+      if (!opened && !(await loadHistory())) return;
       if (live.mode === "stream") pollLive();
     } else {
       setConnection("reconnecting…", "down");
@@ -510,7 +521,7 @@ async function loadStreams(state) {
       el("td", {}, el("span", { class: `badge ${stream.state}` }, stream.state)),
       el("td", { class: "time" }, text(stream.first_event)),
       el("td", { class: "time" }, text(stream.last_event)),
-      el("td", { class: "mono" }, traitsText(stream.distinguishing_traits)));
+      el("td", { class: "mono wrap" }, traitsText(stream.distinguishing_traits)));
     row.addEventListener("click", () => { location.hash = `#/stream/${stream.id}`; });
     return row;
   }));
@@ -581,18 +592,23 @@ function watchStreams() {
   if (streams.source) return;
   const source = new EventSource(streamUrl({ kind: "streams" }));
   streams.source = source;
+  source.addEventListener("open", () => {
+    if (!live.source && live.mode !== "polling") setConnection("live · streams", "live");
+  });
   source.addEventListener("stream", () => {
     if (streams.refresh) return;
     streams.refresh = setTimeout(() => { streams.refresh = null; loadCounts(); }, 1000);
   });
   source.addEventListener("error", () => {
     if (source.readyState === EventSource.CLOSED) source.close();
+    if (!live.source && live.mode !== "polling") setConnection("idle");
   });
 }
 
 function unwatchStreams() {
   if (streams.source) streams.source.close();
   streams.source = null;
+  if (!live.source && live.mode !== "polling") setConnection("idle");
 }
 
 window.addEventListener("pagehide", unwatchStreams);
@@ -639,7 +655,8 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#token-button").addEventListener("click", async () => {
     if (await askToken("The API token (api.token), kept in this tab only.")) {
-      if (live.source || live.mode === "polling") startLive();
+      if ($("#view-live").hidden) route();
+      else startLive();
     }
   });
   window.addEventListener("hashchange", route);

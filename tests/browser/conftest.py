@@ -21,17 +21,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from shoebox.archive import Archive
 from tests.conftest import IN_CI, make_database, require
+from tests.support.console import archive_lines, fail_one_stream
 from tests.support.quince import ROOT, ingest, notigen_day, write_config
 from tests.support.waiting import wait_for
-from winchester.storage import lifecycle
 from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
 
@@ -70,45 +68,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _archive(folder: Path, lines: list[bytes]) -> None:
-    """The day's notifications as two shoebox files (as yagi-event would)."""
-    archive = Archive(folder, folder.parent / "archive-work", roll_minutes=None)
-    half = len(lines) // 2
-    archive.write((line, {"queue": "monitor.info"}) for line in lines[:half])
-    archive.roll()
-    archive.write((line, {"queue": "monitor.info"}) for line in lines[half:])
-    archive.close()
-
-
-def _fail_one_stream(url: str) -> int:
-    """Put one stream in ``expire_error`` the way a worker does after its
-    last attempt (claim, then fail with the reason)."""
-    engine = connect(url)
-    wall = datetime.now(UTC)
-    with engine.begin() as conn:
-        claimed = lifecycle.claim(
-            conn,
-            lifecycle.EXPIRE,
-            now=wall + timedelta(days=36500),
-            wall=wall,
-            owner="console-test",
-            lease=timedelta(minutes=5),
-            limit=1,
-        )
-        assert claimed, "no stream to expire"
-        lifecycle.fail(
-            conn,
-            claimed,
-            REASON,
-            owner="console-test",
-            wall=wall,
-            max_attempts=1,
-            backoff=lifecycle.Backoff(),
-        )
-    engine.dispose()
-    return claimed[0].id
-
-
 def start_site(
     request: pytest.FixtureRequest, folder: Path, corpus_config: Path, **api: Any
 ) -> Site:
@@ -122,8 +81,8 @@ def start_site(
     )
     lines = notigen_day(folder / "day.jsonl", 11, instances=5, count=400)
     ingest(url, config_dir, lines)
-    _archive(archive, lines)
-    errored = _fail_one_stream(url)
+    archive_lines(archive, lines)
+    errored = fail_one_stream(url, REASON)
     port = _free_port()
     process = subprocess.Popen(
         [

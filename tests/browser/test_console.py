@@ -146,6 +146,8 @@ def test_event_detail_shows_traits_and_the_archived_notification(
     assert notification["message_id"] == event["message_id"]
     assert notification["payload"]["instance_id"] == event["instance_id"]
     page.screenshot(path=str(artefacts / "event-detail.png"))
+    raw.scroll_into_view_if_needed()
+    detail.screenshot(path=str(artefacts / "event-raw.png"))
 
     unarchived = [e for e in creates if e["message_id"] not in site.archived]
     if unarchived:  # ingested by the live test's feeder, never archived
