@@ -8,6 +8,7 @@
       count {streams,events} [FILTERS]
       event-types    traits EVENT_TYPE    triggers    archives    health
       reset ID       delete ID
+      watch [--event-type GLOB] [--traits K:V] [--deployment D] [--streams]
 
 ``--url`` defaults to ``$STACKTACH_URL``, else ``http://127.0.0.1:8000``;
 ``--token`` to ``$STACKTACH_API_TOKEN``. The filters and their API parameters are
@@ -60,6 +61,7 @@ from klugman.output import (
     session_of,
 )
 from klugman.tables import terminal_width
+from klugman.watch import watch
 from stacktach import jsonutil
 from stacktach.cli import Group, debug_requested
 
@@ -382,3 +384,6 @@ def health(ctx: click.Context, as_json: bool) -> None:
             if k != "status" and v not in ("ok", "not configured")
         ]
         raise ServerFailure(f"unhealthy: {'; '.join(down) or report.get('status')}")
+
+
+main.add_command(watch)

@@ -88,13 +88,13 @@ SETTLE_SECONDS = 60.0
 BATCH = 1000
 #: Newest ids read at start, to find the holes among them.
 START_DEPTH = 2000
-#: Messages a watcher may have queued; a slower client is disconnected (it
-#: resumes from its last id).
-QUEUE_SIZE = 20000
+#: Polls' worth of messages a watcher may have queued; a slower client is
+#: disconnected (it resumes from its last id).
+QUEUE_SIZE = 2000
 #: A poller with no watcher stops after this long.
 IDLE_SECONDS = 10.0
 
-_CLOSE = ("close", "", "")
+_CLOSE = ("close", b"", "")
 _HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
 _dumps = functools.partial(
     json.dumps, default=jsonutil.encode_default, ensure_ascii=False
@@ -135,6 +135,11 @@ class Selection:
             return False
         return all(t.matches(change.distinguishing_traits) for t in self.traits)
 
+    def wants(self, row: StoredEvent | StoredChange) -> bool:
+        if isinstance(row, StoredEvent):
+            return self.wants_event(row)
+        return self.wants_change(row)
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -145,7 +150,7 @@ class Message:
     row: StoredEvent | StoredChange
     data: str
     cursor: Cursor
-    cursor_text: str
+    frame: bytes  # with the poller's cursor as its id
 
 
 def change_json(change: StoredChange) -> dict[str, Any]:
@@ -167,16 +172,22 @@ def _frame(kind: str, data: str, cursor_text: str) -> bytes:
 
 
 class Watcher:
-    """One SSE connection's queue and filters."""
+    """One SSE connection's queue and filters.
+
+    Each poll queues one item: ``("batch", frames, position)``, the frames of
+    every message it wants, written with one ``yield`` (one send), and the
+    position after them, for its heartbeats.
+    """
 
     def __init__(self, selection: Selection) -> None:
         self.selection = selection
         #: The client's own position when it is ahead of the poller somewhere
         #: (resumed from another process); None: the poller's is the client's.
         self.base: Cursor | None = None
-        self.queue: queue.Queue[tuple[str, str, str]] = queue.Queue(QUEUE_SIZE)
+        self.queue: queue.Queue[tuple[str, bytes, str]] = queue.Queue(QUEUE_SIZE)
+        self._position = ""
 
-    def _put(self, item: tuple[str, str, str]) -> bool:
+    def _put(self, item: tuple[str, bytes, str]) -> bool:
         try:
             self.queue.put_nowait(item)
             return True
@@ -194,31 +205,39 @@ class Watcher:
                 break
         self.queue.put_nowait(_CLOSE)
 
-    def offer(self, messages: list[Message], position: Cursor) -> bool:
-        """Queue the messages this watcher wants, then the new position;
-        False when its queue overflowed (it is closed)."""
+    def offer(
+        self,
+        messages: list[Message],
+        position: Cursor,
+        shared: dict[Selection, bytes],
+    ) -> bool:
+        """Queue the frames of the messages this watcher wants and the new
+        position; False when its queue overflowed (it is closed). ``shared``
+        holds the frames already joined for a selection in this poll (watchers
+        with the same filters share them)."""
         base = self.base
-        for message in messages:
-            if base is not None:
-                part = base.events if message.kind == "event" else base.changes
-                if not part.contains(message.row_id):
-                    continue
-            row = message.row
-            if isinstance(row, StoredEvent):
-                wanted = self.selection.wants_event(row)
-            else:
-                wanted = self.selection.wants_change(row)
-            if not wanted:
-                continue
-            text = (
-                message.cursor_text
-                if base is None
-                else base.intersect(message.cursor).text()
+        if base is None:
+            frames = shared.get(self.selection)
+            if frames is None:
+                frames = b"".join(
+                    m.frame for m in messages if self.selection.wants(m.row)
+                )
+                shared[self.selection] = frames
+            text = position.text()
+        else:
+            frames = b"".join(
+                _frame(m.kind, m.data, base.intersect(m.cursor).text())
+                for m in messages
+                if (base.events if m.kind == "event" else base.changes).contains(
+                    m.row_id
+                )
+                and self.selection.wants(m.row)
             )
-            if not self._put((message.kind, message.data, text)):
-                return False
-        text = position.text() if base is None else base.intersect(position).text()
-        return self._put(("position", "", text))
+            text = base.intersect(position).text()
+        if not frames and text == self._position:
+            return True
+        self._position = text
+        return self._put(("batch", frames, text))
 
 
 class Hub:
@@ -326,34 +345,23 @@ class Hub:
             for event in new_events:
                 events.mark(event.id, now)
                 cursor = Cursor(events.unseen(), logged.unseen())
-                messages.append(
-                    Message(
-                        "event",
-                        event.id,
-                        event,
-                        _dumps(event_json(event)),
-                        cursor,
-                        cursor.text(),
-                    )
-                )
+                data = _dumps(event_json(event))
+                frame = _frame("event", data, cursor.text())
+                messages.append(Message("event", event.id, event, data, cursor, frame))
             for change in new_changes:
                 logged.mark(change.id, now)
                 cursor = Cursor(events.unseen(), logged.unseen())
+                data = _dumps(change_json(change))
+                frame = _frame("stream", data, cursor.text())
                 messages.append(
-                    Message(
-                        "stream",
-                        change.id,
-                        change,
-                        _dumps(change_json(change)),
-                        cursor,
-                        cursor.text(),
-                    )
+                    Message("stream", change.id, change, data, cursor, frame)
                 )
             events.settle(now, SETTLE_SECONDS)
             logged.settle(now, SETTLE_SECONDS)
             position = Cursor(events.unseen(), logged.unseen())
+            shared: dict[Selection, bytes] = {}
             for watcher in list(self._watchers):
-                if not watcher.offer(messages, position):
+                if not watcher.offer(messages, position, shared):
                     LOG.warning("live stream: a watcher fell behind; disconnected")
                     self._watchers.discard(watcher)
         return len(new_events) >= BATCH or len(new_changes) >= BATCH
@@ -426,17 +434,21 @@ class LiveStream:
             if client != position:
                 yield from self._catch_up(selection, client, position)
             text = client.intersect(position).text()
+            written = time.monotonic()
             while True:
+                wait = max(written + heartbeat - time.monotonic(), 0.0)
                 try:
-                    kind, data, cursor_text = watcher.queue.get(timeout=heartbeat)
+                    kind, frames, position_text = watcher.queue.get(timeout=wait)
                 except queue.Empty:
                     yield f": heartbeat\nid: {text}\n\n".encode()
+                    written = time.monotonic()
                     continue
                 if kind == "close":
                     return
-                text = cursor_text
-                if kind != "position":
-                    yield _frame(kind, data, cursor_text)
+                if frames:
+                    yield frames
+                    written = time.monotonic()
+                text = position_text
         finally:
             self.hub.leave(watcher)
 

@@ -40,8 +40,7 @@ from sqlalchemy.engine import Connection
 
 from stacktach import jsonutil
 from winchester.states import StreamState
-from winchester.storage import schema
-from winchester.storage.queries import StoredEvent
+from winchester.storage import queries, schema
 from winchester.storage.values import decode_traits
 
 __all__ = [
@@ -213,7 +212,7 @@ def read_events(
     exclude: Ranges = (),
     after: int | None = None,
     limit: int = 500,
-) -> list[StoredEvent]:
+) -> list[queries.StoredEvent]:
     """Events whose id is in ``ranges`` and not in ``exclude`` (and above
     ``after``), in id order, at most ``limit``."""
     if not ranges:
@@ -233,7 +232,9 @@ def read_events(
         .limit(limit)
     )
     return [
-        StoredEvent(id_, message_id, event_type, generated, decode_traits(traits))
+        queries.StoredEvent(
+            id_, message_id, event_type, generated, decode_traits(traits)
+        )
         for id_, message_id, event_type, generated, traits in rows
     ]
 

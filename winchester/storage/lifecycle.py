@@ -42,7 +42,7 @@ from sqlalchemy.engine import Connection
 
 from stacktach import jsonutil
 from winchester.states import StreamState
-from winchester.storage import retention, schema
+from winchester.storage import changes, retention, schema
 from winchester.storage.values import decode_traits
 
 __all__ = [
@@ -74,6 +74,8 @@ _RESETS = (
     (StreamState.ERROR, StreamState.RETRY_FIRE),
     (StreamState.EXPIRE_ERROR, StreamState.RETRY_EXPIRE),
 )
+#: The live view's change name of a finished stream, by its in-progress state.
+_DONE = {StreamState.FIRING: changes.FIRED, StreamState.EXPIRING: changes.EXPIRED}
 #: Ids per IN (...) list: well under every backend's bound-parameter limit.
 _CHUNK = 500
 
@@ -163,6 +165,7 @@ def claim(
             state_serial_no=stream.c.state_serial_no + 1,
         )
     )
+    changes.record(conn, target.name.lower(), ids, at=wall)
     return [
         Claimed(
             row.id,
@@ -272,6 +275,7 @@ def complete(
     if not held:
         return []
     stream = schema.stream
+    changes.record(conn, _DONE, held, state=StreamState.COMPLETED)
     if purge:
         retention.purge_streams(conn, held)
     else:
@@ -323,6 +327,8 @@ def fail(
                 state_serial_no=stream.c.state_serial_no + 1,
             )
         )
+        changes.record(conn, changes.ERROR if final else changes.RETRY, [item.id],
+                       reason=reason, at=wall)  # fmt: skip
         outcome[item.id] = state
     return outcome
 
@@ -339,29 +345,34 @@ def take_back_lapsed(
     for in_progress, kind in _IN_PROGRESS.items():
         lapsed = (stream.c.state == int(in_progress)) & (stream.c.lease_expires <= wall)
         reason = "lease lapsed: the worker holding the stream stopped"
-        taken += conn.execute(
-            stream.update()
-            .where(lapsed, stream.c.attempts >= max_attempts)
-            .values(
+        # changes.update_logged: one guarded UPDATE, logged for the live view
+        taken += changes.update_logged(
+            conn,
+            changes.ERROR,
+            (lapsed, stream.c.attempts >= max_attempts),
+            dict(
                 state=int(_ERROR[kind]),
                 lease_owner=None,
                 lease_expires=None,
                 last_error=reason,
                 state_serial_no=stream.c.state_serial_no + 1,
-            )
-        ).rowcount
-        taken += conn.execute(
-            stream.update()
-            .where(lapsed, stream.c.attempts < max_attempts)
-            .values(
+            ),
+            reason=reason,
+        )
+        taken += changes.update_logged(
+            conn,
+            changes.RETRY,
+            (lapsed, stream.c.attempts < max_attempts),
+            dict(
                 state=int(_RETRY[kind]),
                 lease_owner=None,
                 lease_expires=None,
                 retry_after=wall + backoff.delay(1),
                 last_error=reason,
                 state_serial_no=stream.c.state_serial_no + 1,
-            )
-        ).rowcount
+            ),
+            reason=reason,
+        )
     return taken
 
 
@@ -381,17 +392,18 @@ def _reset_where(
     """Move the streams in ``source`` matching ``where`` to ``target`` (attempts
     start again, in one guarded UPDATE); how many moved."""
     stream = schema.stream
-    changed: int = conn.execute(
-        stream.update()
-        .where(stream.c.state == int(source), *where)
-        .values(
+    # changes.update_logged: one guarded UPDATE, logged for the live view
+    return changes.update_logged(
+        conn,
+        changes.RESET,
+        (stream.c.state == int(source), *where),
+        dict(
             state=int(target),
             attempts=0,
             retry_after=None,
             state_serial_no=stream.c.state_serial_no + 1,
-        )
-    ).rowcount
-    return changed
+        ),
+    )
 
 
 def reset_errors(

@@ -16,6 +16,9 @@ The rules:
   is not protected by a lock; that is acceptable only because a trimmed event
   is older than ``trim_events_age`` (days), far older than anything ingest
   still appends.
+* The live view's stream change log (:mod:`winchester.storage.changes`) is
+  trimmed with the events: each :meth:`EventTrimmer.trim` first deletes up to
+  1,000 change rows logged before the same cutoff.
 * Every IN list holds at most 500 values.
 """
 
@@ -62,7 +65,12 @@ class EventTrimmer:
     def trim(self, cutoff: datetime) -> int:
         """Delete one batch of events generated before ``cutoff`` that belong to
         no stream still open or in progress. Returns how many were deleted."""
+        from winchester.storage import changes  # noqa: PLC0415 - a cycle via queries
+
         event, link, stream = schema.event, schema.stream_event, schema.stream
+        run_transaction(
+            self.engine, lambda c: changes.trim(c, cutoff), what="trim stream changes"
+        )
         busy = (
             sa.select(link.c.event_id)
             .join(stream, stream.c.id == link.c.stream_id)

@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from winchester.storage import schema
+from winchester.storage import changes, schema
 from winchester.storage.bulk import bulk_insert
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver
@@ -109,6 +109,7 @@ def create(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     }
     if len(opened) != len(rows):
         raise StartOver("a stream this batch needs was opened concurrently")
+    changes.record(conn, changes.CREATED, list(opened.values()))
     return opened
 
 
@@ -135,6 +136,10 @@ def update(conn: Connection, updates: Sequence[dict[str, Any]]) -> int:
     if not updates:
         return 0
     stream = schema.stream
+    ready = [u["b_id"] for u in updates if u["fire_timestamp"] is not None]
+    changes.record(
+        conn, changes.READY, ready, where=[stream.c.fire_timestamp.is_(None)]
+    )
     conn.execute(
         stream.update()
         .where(stream.c.id == sa.bindparam("b_id"))

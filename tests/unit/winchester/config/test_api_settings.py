@@ -58,3 +58,32 @@ def test_bad_values_name_the_key(tmp_path: Path, api: str, key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, api)
     assert key in str(caught.value)
+
+
+def test_live_stream_keys(tmp_path: Path) -> None:
+    api = load(
+        tmp_path, "{threads: 64, sse_heartbeat_seconds: 5, sse_poll_seconds: 0.5}"
+    ).api
+    assert (api.threads, api.sse_heartbeat_seconds, api.sse_poll_seconds) == (
+        64,
+        5.0,
+        0.5,
+    )
+    assert (ApiSettings().threads, ApiSettings().sse_heartbeat_seconds) == (32, 15.0)
+
+
+@pytest.mark.parametrize(
+    ("api", "key"),
+    [
+        ("{threads: 0}", "api.threads"),
+        ("{sse_heartbeat_seconds: 0}", "api.sse_heartbeat_seconds"),
+        ("{sse_heartbeat_seconds: true}", "api.sse_heartbeat_seconds"),
+        ("{sse_poll_seconds: soon}", "api.sse_poll_seconds"),
+    ],
+)
+def test_bad_live_stream_values_name_the_key(
+    tmp_path: Path, api: str, key: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, api)
+    assert key in str(caught.value)

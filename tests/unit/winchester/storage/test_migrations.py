@@ -46,7 +46,7 @@ def test_winchester_db_upgrade_current_downgrade(
     assert result.exit_code == 0, result.output
     assert {"event", "stream", "trait_index", "alembic_version"} <= tables(database_url)
     result = runner.invoke(main, ["-c", config, "current"])
-    assert result.exit_code == 0 and "0003 (head)" in result.output
+    assert result.exit_code == 0 and "(head)" in result.output
     result = runner.invoke(main, ["-c", config, "downgrade", "base"])
     assert result.exit_code == 0, result.output
     assert tables(database_url) <= {"alembic_version"}
