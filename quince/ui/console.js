@@ -245,7 +245,8 @@ function liveRow(event) {
   const row = el("tr", { class: "event fresh", dataset: { messageId: event.message_id } },
     el("td", { class: "time" }, text(event.timestamp)),
     el("td", { class: "type" }, event.event_type),
-    el("td", {}, text(event.deployment ?? event.host ?? "")),
+    el("td", { class: "muted" }, text(event.deployment ?? "")),
+    el("td", {}, text(event.host ?? "")),
     idCell(event, "instance_id"),
     idCell(event, "request_id"),
     idCell(event, "tenant_id"));

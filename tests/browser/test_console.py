@@ -34,6 +34,23 @@ def get(site: Site, path: str) -> Any:
         return json.loads(response.read())
 
 
+def feed(site: Site, seed: int) -> subprocess.Popen[bytes]:
+    """Another process ingesting notigen day ``seed`` in small batches."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.quince",
+            site.url,
+            str(site.config_dir),
+            str(seed),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def shown_ids(page: Any, table: str) -> list[str]:
     ids: list[str] = page.eval_on_selector_all(
         f"{table} tbody tr", "rows => rows.map(r => r.dataset.messageId)"
@@ -48,20 +65,8 @@ def test_events_appear_live_and_pause_holds_them(
     page.goto(f"{site.base}/ui")
     rows = page.locator("#live-table tbody tr")
     expect(rows).to_have_count(50)
-    # Another process ingests one more day, in small batches, while we watch.
-    feeder = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.quince",
-            site.url,
-            str(site.config_dir),
-            "12",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    # Other processes ingest more days, in small batches, while we watch.
+    feeders = [feed(site, 12)]
     try:
         wait_for(
             lambda: set(shown_ids(page, "#live-table")) - before,
@@ -76,6 +81,7 @@ def test_events_appear_live_and_pause_holds_them(
         page.click("#pause")
         expect(page.locator("#connection")).to_have_text("paused")
         held = shown_ids(page, "#live-table")
+        feeders.append(feed(site, 13))  # the first day may be in already
         expect(page.locator("#pause")).to_have_text(
             re.compile(r"Resume \(\d+ new\)"), timeout=60_000
         )
@@ -89,8 +95,9 @@ def test_events_appear_live_and_pause_holds_them(
             "the held events after resume",
         )
     finally:
-        feeder.terminate()
-        feeder.wait(timeout=30)
+        for feeder in feeders:
+            feeder.terminate()
+            feeder.wait(timeout=30)
     shown = shown_ids(page, "#live-table")
     assert len(shown) == len(set(shown)), "an event shown twice"
 
