@@ -23,6 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from quince.archives import ArchiveList
 from quince.auth import TokenAuth
+from quince.console import Console, RawNotification, add_console
 from quince.context import QuinceContext
 from quince.events import EventCount, EventItem, EventList
 from quince.health import Health
@@ -54,6 +55,7 @@ ROUTES: tuple[tuple[str, str, Any], ...] = (
     ("/v1/events", "/v1/events", EventList),
     ("/v1/events/count", "/v1/events/count", EventCount),
     ("/v1/events/{message_id}", "/v1/events/{message_id}", EventItem),
+    ("/v1/events/{message_id}/raw", "/v1/events/{message_id}/raw", RawNotification),
     ("/v1/event_types", "/v1/event_types", EventTypeList),
     ("/v1/event_types/{name}/traits", "/v1/event_types/{name}/traits", EventTypeTraits),
     ("/v1/triggers", "/v1/triggers", TriggerList),
@@ -61,6 +63,7 @@ ROUTES: tuple[tuple[str, str, Any], ...] = (
     ("/v2/archives", "/v2/archives", ArchiveList),
     ("/healthcheck", "/healthcheck", Health),
     ("/metrics", "/metrics", Metrics),
+    ("/ui", "/ui", Console),
 )
 
 
@@ -123,6 +126,7 @@ def create_app(
     for template, _documented, resource in ROUTES:
         app.add_route(template, resource(ctx))
     app.add_route("/openapi.json", OpenApi(ctx.max_limit))
+    add_console(app)
     app.add_error_handler(Exception, _last_resort)
     app.add_error_handler(DatabaseUnavailable, _unavailable)
     for lost in (OperationalError, InterfaceError):  # the database went away

@@ -2,9 +2,9 @@
 
 With a token (``api.token`` or ``STACKTACH_API_TOKEN``), ``PUT`` and ``DELETE``
 need ``Authorization: Bearer <token>``; with ``api.auth_reads: true`` every
-route but ``/healthcheck`` does. ``GET /v1/stream`` also takes ``?token=``
-(a browser's EventSource cannot send headers); quince-api's access log leaves
-it out. The comparison is constant-time
+route but ``/healthcheck`` and the console's static files (``/ui``) does.
+``GET /v1/stream`` also takes ``?token=`` (a browser's EventSource cannot send
+headers); quince-api's access log leaves it out. The comparison is constant-time
 (:func:`hmac.compare_digest`); neither the expected nor the given token is ever
 logged or echoed in a response.
 """
@@ -20,6 +20,8 @@ from quince.context import QuinceContext
 __all__ = ["TokenAuth"]
 
 OPEN_PATHS = frozenset({"/healthcheck"})
+#: The console's page and files hold no data (they ask for the token).
+OPEN_PREFIXES = ("/ui/",)
 #: Routes that may carry the token as ``?token=`` (server-sent events).
 QUERY_TOKEN_PATHS = frozenset({"/v1/stream"})
 WRITES = frozenset({"PUT", "DELETE", "POST", "PATCH"})
@@ -34,6 +36,8 @@ class TokenAuth:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         token = self.ctx.token
         if token is None or req.path in OPEN_PATHS:
+            return
+        if req.path == "/ui" or req.path.startswith(OPEN_PREFIXES):
             return
         if req.method not in WRITES and not self.ctx.settings.api.auth_reads:
             return

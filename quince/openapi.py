@@ -66,6 +66,15 @@ _STREAM = _obj(
         "_mark": {"type": "string", "pattern": "^[+]?[0-9a-f]+$"},
     },
     events={"type": "array", "items": _EVENT},
+    last_error={"type": "string"},
+)
+_RAW = _obj(
+    {
+        "message_id": {"type": "string"},
+        "archive": {"type": "string"},
+        "metadata": {"type": "object"},
+        "notification": {},
+    }
 )
 _EVENT_TYPE = _obj(
     {
@@ -278,6 +287,15 @@ def describe(max_limit: int) -> dict[str, Any]:
                 "responses": _responses("200", _EVENT, 404, *common),
             },
         },
+        "/v1/events/{message_id}/raw": {
+            "parameters": [
+                {"name": "message_id", "in": "path", "required": True, "schema": _TEXT}
+            ],
+            "get": {
+                "summary": "The event's raw notification from the shoebox archive.",
+                "responses": _responses("200", _RAW, 404, *common),
+            },
+        },
         "/v1/event_types": {
             "get": {
                 "summary": "Event types: name, count, first and last seen.",
@@ -346,6 +364,17 @@ def describe(max_limit: int) -> dict[str, Any]:
                         "content": {"text/plain": {"schema": _TEXT}},
                     },
                     **_responses("401", _ERROR, 503),
+                },
+            }
+        },
+        "/ui": {
+            "get": {
+                "summary": "The web console (HTML; its files are under /ui/static/).",
+                "responses": {
+                    "200": {
+                        "description": "The console's page.",
+                        "content": {"text/html": {"schema": _TEXT}},
+                    }
                 },
             }
         },
