@@ -48,6 +48,8 @@ DOCS = ROOT / "docs"
 DATABASE_HELP = {
     "url": "SQLAlchemy URL of the database (required), e.g. "
     "``mysql+pymysql://winchester:secret@db/winchester``.",
+    "read_url": "SQLAlchemy URL the API (quince) reads from: a replica or another "
+    "Galera node (default: ``url``); resets and deletes always go to ``url``.",
     "echo_sql": "Log every SQL statement (``false``).",
     "connect_timeout": "Seconds to establish a connection (0: no bound).",
     "read_timeout": "Seconds to wait for the server's answer (MySQL; 0: no bound).",
@@ -66,6 +68,12 @@ API_HELP = {
     "archive_folder": "The shoebox destination folder ``/v2/archives`` lists "
     "(relative: to winchester.yaml's folder).",
     "broker_url": "The broker ``/healthcheck`` checks is reachable.",
+    "threads": "Threads per gunicorn worker (gthread; ``--threads`` overrides): "
+    "each ``/v1/stream`` watcher holds one, four are kept for other requests.",
+    "sse_heartbeat_seconds": "``/v1/stream``: a heartbeat comment after this "
+    "many seconds of silence, so proxies keep the connection.",
+    "sse_poll_seconds": "``/v1/stream``: how often each API process reads new "
+    "events and stream changes from the database.",
 }
 YAGI_HELP: dict[str, dict[str, str]] = {
     "global": {
