@@ -16,18 +16,19 @@ import falcon
 from quince.context import QuinceContext
 from shoebox.summary import FileReport, archive_files, examine
 
-__all__ = ["ArchiveList"]
+__all__ = ["ArchiveList", "ReportCache"]
 
 
-class ArchiveList:
-    """``GET /v2/archives``."""
+class ReportCache:
+    """shoebox's summary of each archive file, read once and kept by (path,
+    mtime, size): after the first, a lookup costs one ``stat``."""
 
-    def __init__(self, ctx: QuinceContext) -> None:
-        self.ctx = ctx
+    def __init__(self) -> None:
         self._cache: dict[Path, tuple[tuple[int, int], FileReport]] = {}
         self._lock = threading.Lock()
 
-    def _report(self, path: Path) -> FileReport | None:
+    def report(self, path: Path) -> FileReport | None:
+        """The summary of ``path``; None when it is gone."""
         try:
             stat = path.stat()
         except OSError:
@@ -41,6 +42,20 @@ class ArchiveList:
         with self._lock:
             self._cache[path] = (key, report)
         return report
+
+    def keep_only(self, paths: list[Path]) -> None:
+        """Forget the files not in ``paths`` (removed or rolled away)."""
+        with self._lock:
+            for gone in set(self._cache) - set(paths):
+                del self._cache[gone]
+
+
+class ArchiveList:
+    """``GET /v2/archives``."""
+
+    def __init__(self, ctx: QuinceContext) -> None:
+        self.ctx = ctx
+        self._reports = ReportCache()
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         folder = self.ctx.settings.api.archive_folder
@@ -57,7 +72,7 @@ class ArchiveList:
             ) from None
         out: list[dict[str, Any]] = []
         for path in paths:
-            report = self._report(path)
+            report = self._reports.report(path)
             if report is None:  # removed while listing
                 continue
             out.append(
@@ -70,7 +85,5 @@ class ArchiveList:
                     "records": report.records,
                 }
             )
-        with self._lock:
-            for gone in set(self._cache) - set(paths):
-                del self._cache[gone]
+        self._reports.keep_only(paths)
         resp.media = out

@@ -17,17 +17,17 @@ there is no folder, no such event, or no such record.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import falcon
 
+from quince.archives import ReportCache
 from quince.context import QuinceContext
 from shoebox.exceptions import CorruptArchive
 from shoebox.reader import read
-from shoebox.summary import archive_files, examine, record_id
+from shoebox.summary import archive_files, record_id
 from winchester.storage import queries
 
 __all__ = ["UI_DIR", "Console", "RawNotification", "add_console"]
@@ -76,33 +76,18 @@ class RawNotification:
 
     def __init__(self, ctx: QuinceContext) -> None:
         self.ctx = ctx
-        self._spans: dict[Path, tuple[tuple[int, int], Span]] = {}
-        self._lock = threading.Lock()
+        self._reports = ReportCache()
 
     def _span(self, path: Path) -> Span | None:
-        try:
-            stat = path.stat()
-        except OSError:
-            return None
-        key = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._spans.get(path)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        report = examine(path)
-        span = (report.first, report.last)
-        with self._lock:
-            self._spans[path] = (key, span)
-        return span
+        report = self._reports.report(path)
+        return None if report is None else (report.first, report.last)
 
     def _find(self, folder: Path, message_id: str, when: datetime) -> Any:
         try:
             paths = archive_files([folder])
         except OSError:
             return None
-        with self._lock:
-            for gone in set(self._spans) - set(paths):
-                del self._spans[gone]
+        self._reports.keep_only(paths)
         for path in reversed(paths):  # names sort by time: the newest first
             span = self._span(path)
             if span is None or not _covers(span, when):
