@@ -25,6 +25,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ from winchester.storage.engine import connect  # noqa: E402
 
 WATCHER_PROCESSES = 4
 API_CLIENTS = 4
-MARK = b'"message_id": "'
+MARK = re.compile(rb'"message_id":\s*"')  # compact (orjson) or spaced JSON
 
 
 def free_port() -> int:
@@ -91,9 +92,9 @@ def watchers_role(port: int, count: int, out: Path) -> None:
                 break
             if line.startswith(b"data: "):
                 at = time.time()
-                start = line.find(MARK)
-                if start >= 0:
-                    start += len(MARK)
+                found = MARK.search(line)
+                if found is not None:
+                    start = found.end()
                     mine.append((line[start : line.index(b'"', start)].decode(), at))
 
     threads = [threading.Thread(target=watch, args=(k,)) for k in range(count)]
