@@ -468,9 +468,19 @@ def console_scripts() -> dict[str, str]:
     return dict(data["project"]["scripts"])
 
 
-def _command_help(command: click.Command, path: list[str]) -> list[str]:
-    ctx = click.Context(
-        command, info_name=" ".join(path), terminal_width=88, max_content_width=88
+def _command_help(
+    command: click.Command, path: list[str], parent: click.Context | None = None
+) -> list[str]:
+    # make_context applies the command's context_settings (-h as well as
+    # --help), as running it does; click caches the help option per command,
+    # so a bare Context would give whichever names were asked for first.
+    ctx = command.make_context(
+        path[-1] if parent is not None else " ".join(path),
+        [],
+        parent=parent,
+        resilient_parsing=True,
+        terminal_width=88,
+        max_content_width=88,
     )
     text = command.get_help(ctx)
     char = "-" if len(path) == 1 else "~"
@@ -481,7 +491,7 @@ def _command_help(command: click.Command, path: list[str]) -> list[str]:
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
             if sub is not None and not sub.hidden:
-                lines += _command_help(sub, [*path, name])
+                lines += _command_help(sub, [*path, name], ctx)
     return lines
 
 
