@@ -86,19 +86,7 @@ def migrate(bin_dir: Path, config: Path, cwd: Path) -> None:
 def declare_topology(yagi_conf: Path) -> list[str]:
     """Declare the exchanges and queues of ``yagi_conf``; return the queue names."""
     config = yagi_config.load([yagi_conf])
-    specs = [
-        notabene.QueueSpec(
-            name=c.queue,
-            exchange=c.exchange,
-            routing_key=c.routing_key,
-            exchange_type=c.exchange_type,
-            durable=c.durable,
-            auto_delete=c.auto_delete,
-            exchange_durable=c.exchange_durable,
-            arguments={"x-queue-type": c.queue_type} if c.queue_type else {},
-        )
-        for c in config.consumers
-    ]
+    specs = [c.queue_spec() for c in config.consumers]
     url = config.broker_url
     amqp = url.split(":", 1)[0] in ("amqp", "amqps", "pyamqp")
     try:

@@ -159,6 +159,19 @@ class ConsumerConfig:
     deployment: str = ""
     exchange_durable: bool | None = None
 
+    def queue_spec(self) -> notabene.QueueSpec:
+        """The queue (and its exchange and binding) as notabene declares it."""
+        return notabene.QueueSpec(
+            name=self.queue,
+            exchange=self.exchange,
+            routing_key=self.routing_key,
+            exchange_type=self.exchange_type,
+            durable=self.durable,
+            auto_delete=self.auto_delete,
+            exchange_durable=self.exchange_durable,
+            arguments={"x-queue-type": self.queue_type} if self.queue_type else {},
+        )
+
 
 @dataclass(slots=True)
 class YagiConfig:

@@ -188,19 +188,7 @@ class YagiWorker:
         self.consumers = {c.queue: c for c in config.consumers}
         self.chains = {c.queue: _Chain(config, c) for c in config.consumers}
         first = config.consumers[0]
-        specs = [
-            notabene.QueueSpec(
-                name=c.queue,
-                exchange=c.exchange,
-                routing_key=c.routing_key,
-                exchange_type=c.exchange_type,
-                durable=c.durable,
-                auto_delete=c.auto_delete,
-                exchange_durable=c.exchange_durable,
-                arguments={"x-queue-type": c.queue_type} if c.queue_type else {},
-            )
-            for c in config.consumers
-        ]
+        specs = [c.queue_spec() for c in config.consumers]
         self.consumer = notabene.BatchConsumer(
             config.broker_url,
             queues=specs,
