@@ -490,17 +490,19 @@ def _stream_where(conn: Connection, flt: StreamFilter) -> list[Any] | None:
     return where
 
 
-def list_streams(
-    conn: Connection, flt: StreamFilter, *, mark: Mark | None = None, limit: int = 200
-) -> list[StoredStream]:
-    """A page of streams matching ``flt``, newest first (ascending after a ``+``
-    mark)."""
+def _stream_page(
+    conn: Connection,
+    flt: StreamFilter,
+    select: sa.Select[Any],
+    mark: Mark | None,
+    limit: int,
+) -> list[Any]:
+    """Rows of ``select`` (stream columns, ``id`` first and the stored
+    ``distinguishing_traits`` second) for a page of streams matching ``flt``."""
     where = _stream_where(conn, flt)
     if where is None or limit <= 0:
         return []
     stream = schema.stream
-
-    select = _stream_query()
     if flt.state is not None and flt.trigger_name is not None:
         # MariaDB prefers walking the primary key backwards past every other
         # trigger's streams; this index gives the page in id order directly.
@@ -508,26 +510,38 @@ def list_streams(
             stream, "FORCE INDEX (ix_stream_state_trigger_name_id)", "mysql"
         )
 
-    def fetch(at: Mark | None, count: int) -> list[StoredStream]:
-        query = _page(select.where(*where), stream.c.id, at, count)
-        return [_stream(row) for row in conn.execute(query)]
+    def fetch(at: Mark | None, count: int) -> list[Any]:
+        return list(conn.execute(_page(select.where(*where), stream.c.id, at, count)))
 
-    def check(item: StoredStream) -> bool:
+    def check(row: Any) -> bool:
         if not flt.traits:
             return True
-        traits = item.distinguishing_traits
+        traits = jsonutil.loads(row[1])
         return all(t.matches(traits) for t in flt.traits)
 
-    return _fill(fetch, check, mark, limit, lambda s: s.id)
+    return _fill(fetch, check, mark, limit, lambda row: row[0])
+
+
+def list_streams(
+    conn: Connection, flt: StreamFilter, *, mark: Mark | None = None, limit: int = 200
+) -> list[StoredStream]:
+    """A page of streams matching ``flt``, newest first (ascending after a ``+``
+    mark)."""
+    stream = schema.stream
+    # id and distinguishing_traits first, as _stream_page reads them
+    select = sa.select(
+        stream.c.id,
+        stream.c.distinguishing_traits,
+        *(stream.c[name] for name in _STREAM_COLUMNS),
+    )
+    return [_stream(row[2:]) for row in _stream_page(conn, flt, select, mark, limit)]
 
 
 def _json_text(dialect: str, column: Any) -> Any:
     """SQL: ``column`` (text) as a JSON string literal."""
-    if dialect == "mysql":
-        return sa.func.json_quote(column)
     if dialect == "postgresql":
         return sa.cast(sa.func.to_json(column), sa.Text)
-    return sa.func.json_quote(column)
+    return sa.func.json_quote(column)  # MariaDB and SQLite
 
 
 def _json_datetime(dialect: str, column: Any) -> Any:
@@ -598,9 +612,6 @@ def list_streams_json(
 ) -> list[str]:
     """The page :func:`list_streams` returns, each stream as the API's JSON
     text (``/v1/streams``), made by the database."""
-    where = _stream_where(conn, flt)
-    if where is None or limit <= 0:
-        return []
     stream = schema.stream
     ascending = mark is not None and mark.ascending
     select = sa.select(
@@ -608,21 +619,7 @@ def list_streams_json(
         stream.c.distinguishing_traits,
         _stream_json_column(conn.dialect.name, ascending),
     )
-    if flt.state is not None and flt.trigger_name is not None:
-        select = select.with_hint(
-            stream, "FORCE INDEX (ix_stream_state_trigger_name_id)", "mysql"
-        )
-
-    def fetch(at: Mark | None, count: int) -> list[Any]:
-        return list(conn.execute(_page(select.where(*where), stream.c.id, at, count)))
-
-    def check(row: Any) -> bool:
-        if not flt.traits:
-            return True
-        traits = jsonutil.loads(row[1])
-        return all(t.matches(traits) for t in flt.traits)
-
-    return [row[2] for row in _fill(fetch, check, mark, limit, lambda r: r[0])]
+    return [row[2] for row in _stream_page(conn, flt, select, mark, limit)]
 
 
 def count_streams(conn: Connection, flt: StreamFilter) -> int:
