@@ -92,6 +92,7 @@ from winchester.batch import (
 )
 from winchester.clock import Clock
 from winchester.storage import counters as counter_store
+from winchester.storage import event_counts
 from winchester.storage import events as event_store
 from winchester.storage import streams as stream_store
 from winchester.storage.engine import (
@@ -420,6 +421,11 @@ class TriggerManager:
                 self._grow_streams(conn, prep, live, new_ids, now, result, counters)
         result.statements += self.clock.persist(conn, prep.newest)
         result.statements += counter_store.add_trigger_counters(conn, counters)
+        rows = prep.rows
+        result.statements += event_counts.add_event_counts(
+            conn,
+            ((rows[p]["event_type_id"], rows[p]["generated"]) for p in new_ids),
+        )
 
     def _insert_events(
         self, conn: Connection, prep: Prepared, result: IngestResult

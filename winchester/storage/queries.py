@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from stacktach import jsonutil
 from winchester.states import StreamState
-from winchester.storage import schema
+from winchester.storage import event_counts, schema
 from winchester.storage.retention import purge_streams
 from winchester.storage.values import decode_some_traits, decode_traits, value_hash
 
@@ -439,27 +439,36 @@ def list_events(
 
 
 def count_events(conn: Connection, flt: EventFilter) -> int:
-    """How many events match ``flt`` (through the indexes, never the JSON)."""
+    """How many events match ``flt`` (through the indexes, never the JSON).
+
+    Without a trait filter, from the per-type hour and minute counts
+    (:mod:`winchester.storage.event_counts`); with one, from ``trait_index``.
+    """
+    if not flt.traits:
+        type_ids = None
+        if flt.event_name is not None:
+            type_ids = _type_ids(conn, flt.event_name)
+            if not type_ids:
+                return 0
+        return event_counts.count_by_type(conn, type_ids, flt.after, flt.until)
     found = _event_where(conn, flt)
     if found is None:
         return 0
     where, driver = found
-    if driver is None:
-        query = sa.select(sa.func.count()).select_from(schema.event).where(*where)
-    else:
-        index = schema.trait_index
-        query = (
-            sa.select(sa.func.count())
-            .select_from(index)
-            .where(
-                index.c.name_id == driver.name_id,
-                index.c.value_hash.in_(driver.hashes),
-            )
+    assert driver is not None  # the first trait filter drives
+    index = schema.trait_index
+    query = (
+        sa.select(sa.func.count())
+        .select_from(index)
+        .where(
+            index.c.name_id == driver.name_id,
+            index.c.value_hash.in_(driver.hashes),
         )
-        if where:
-            query = query.join(
-                schema.event, schema.event.c.id == index.c.event_id
-            ).where(*where)
+    )
+    if where:
+        query = query.join(schema.event, schema.event.c.id == index.c.event_id).where(
+            *where
+        )
     return int(conn.execute(query).scalar_one())
 
 

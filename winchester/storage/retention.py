@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from winchester.states import StreamState
-from winchester.storage import schema
+from winchester.storage import event_counts, schema
 from winchester.storage.engine import run_transaction
 from winchester.storage.names import NameCache
 from winchester.storage.values import decode_traits, value_hash
@@ -114,12 +114,19 @@ class EventTrimmer:
             deleted = 0
             for start in range(0, len(ids), _CHUNK):
                 chunk_ids = ids[start : start + _CHUNK]
+                # Locked, so two trimmers never both subtract the same event.
+                gone = conn.execute(
+                    sa.select(event.c.event_type_id, event.c.generated)
+                    .where(event.c.id.in_(chunk_ids))
+                    .with_for_update()
+                ).all()
                 conn.execute(link.delete().where(link.c.event_id.in_(chunk_ids)))
                 deleted += int(
                     conn.execute(
                         event.delete().where(event.c.id.in_(chunk_ids))
                     ).rowcount
                 )
+                event_counts.subtract_event_counts(conn, [tuple(row) for row in gone])
             return deleted
 
         return run_transaction(self.engine, work, what="trim events")

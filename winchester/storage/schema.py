@@ -219,6 +219,19 @@ stream_event = sa.Table(
     sa.Index(None, "event_id"),
 )
 
+# Events per type per hour and per minute (:mod:`winchester.storage.event_counts`),
+# spread over a few slots per bucket so concurrent writers seldom share a row;
+# counts of a type over any range read a few hundred of these, not the events.
+event_type_count = sa.Table(
+    "event_type_count",
+    metadata,
+    sa.Column("event_type_id", sa.Integer, primary_key=True),
+    sa.Column("span", sa.SmallInteger, primary_key=True),
+    sa.Column("bucket", UTCDateTime(), primary_key=True),
+    sa.Column("slot", sa.SmallInteger, primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+)
+
 clock = sa.Table(
     "clock",
     metadata,

@@ -1,9 +1,9 @@
 """Summaries for the API (quince): event types and their traits, metrics, ping.
 
-Each takes a ``Connection`` and only reads. They are grouped scans of indexes
-(``event(event_type_id, generated, id)``, ``stream(state, ...)``), cheap enough
-for a page or a Prometheus scrape; :mod:`winchester.storage.queries` re-exports
-them.
+Each takes a ``Connection`` and only reads. They read the per-type counts
+(``event_type_count``) and seek or scan indexes (``event(event_type_id,
+generated, id)``, ``stream(state, ...)``), cheap enough for a page or a
+Prometheus scrape; :mod:`winchester.storage.queries` re-exports them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from stacktach.timeutils import parse_timestamp
 from winchester.states import StreamState
-from winchester.storage import schema
+from winchester.storage import event_counts, schema
 from winchester.storage.values import decode_traits
 
 __all__ = [
@@ -42,37 +42,37 @@ class EventTypeSummary:
 
 
 def event_type_summaries(conn: Connection) -> list[EventTypeSummary]:
-    """Every event type with its count and time span, by name (one grouped
-    scan of the ``event(event_type_id, generated, id)`` index)."""
+    """Every event type with events, its count and time span, by name: the
+    counts from ``event_type_count``, the span from two seeks per type into
+    the ``event(event_type_id, generated, id)`` index."""
     event, types = schema.event, schema.event_type
-    grouped = (
-        sa.select(
-            event.c.event_type_id.label("type_id"),
-            sa.func.count().label("n"),
-            sa.func.min(event.c.generated).label("first"),
-            sa.func.max(event.c.generated).label("last"),
+    totals = event_counts.totals_by_type(conn)
+    if not totals:
+        return []
+
+    def edge(func: Any) -> Any:
+        return (
+            sa.select(func(event.c.generated))
+            .where(event.c.event_type_id == types.c.id)
+            .scalar_subquery()
         )
-        .group_by(event.c.event_type_id)
-        .subquery()
-    )
+
     query = (
-        sa.select(types.c.name, grouped.c.n, grouped.c.first, grouped.c.last)
-        .join(grouped, grouped.c.type_id == types.c.id)
+        sa.select(types.c.id, types.c.name, edge(sa.func.min), edge(sa.func.max))
+        .where(types.c.id.in_(list(totals)))
         .order_by(types.c.name)
     )
     generated = schema.UTCDateTime()
     dialect = conn.dialect
-    out = []
-    for name, count, first, last in conn.execute(query):
-        out.append(
-            EventTypeSummary(
-                name,
-                int(count),
-                _as_utc(first, generated, dialect),
-                _as_utc(last, generated, dialect),
-            )
+    return [
+        EventTypeSummary(
+            name,
+            totals[type_id],
+            _as_utc(first, generated, dialect),
+            _as_utc(last, generated, dialect),
         )
-    return out
+        for type_id, name, first, last in conn.execute(query)
+    ]
 
 
 def _as_utc(value: Any, decorator: Any, dialect: Any) -> datetime | None:
@@ -124,18 +124,14 @@ class MetricsSnapshot:
 def metrics_snapshot(conn: Connection, now: datetime) -> MetricsSnapshot:
     """Events by type, streams by state, and the fire time of the oldest stream
     waiting to fire (``active`` past its ``fire_timestamp``, or ``retry_fire``)."""
-    event, types, stream = schema.event, schema.event_type, schema.stream
-    # Grouped by id (a scan of the event_type_id index, no join), then named.
+    types, stream = schema.event_type, schema.stream
+    # Counted per type id from event_type_count, then named.
     names: dict[int, str] = {
         id_: name for id_, name in conn.execute(sa.select(types.c.id, types.c.name))
     }
     by_type = {
-        names[type_id]: int(count)
-        for type_id, count in conn.execute(
-            sa.select(event.c.event_type_id, sa.func.count()).group_by(
-                event.c.event_type_id
-            )
-        )
+        names[type_id]: count
+        for type_id, count in event_counts.totals_by_type(conn).items()
         if type_id in names
     }
     by_state = {

@@ -1,0 +1,254 @@
+"""Event counts per type and time bucket, kept in step with the ``event`` table.
+
+``GET /v1/events/count?event_name=...`` on a busy type would otherwise count
+hundreds of thousands of index entries. The ``event_type_count`` table holds, for
+each event type, how many events were generated in each hour and in each minute
+(``span`` 60 and 1, in minutes), so a count reads a few hundred rows whatever
+the table's size:
+
+* whole hours inside the asked range come from the hour rows, the whole minutes
+  at its two ends from the minute rows, and the seconds left over at each end
+  (less than a minute of one type) from the ``event(event_type_id, generated,
+  id)`` index;
+* ingest adds the counts of the events it inserts in the same transaction
+  (:func:`add_event_counts`, in the caller's transaction), and retention
+  subtracts the events it deletes in the transaction that deletes them
+  (:func:`subtract_event_counts`), so the counts are exact at every commit;
+* concurrent writers add to different rows: each call picks one of
+  :data:`SLOTS` rows per bucket at random (``INSERT ... ON DUPLICATE KEY UPDATE
+  n = n + ...``, or ``ON CONFLICT DO UPDATE``, rows in key order), so two
+  ingesters, or two Galera nodes, seldom wait on or certify against the same
+  row; a count sums the slots.
+
+Migration 0005 fills the table from the events already stored.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from winchester.storage import schema
+
+#: ``(event_type_id, span, bucket) -> n``
+Buckets = Counter[tuple[int, int, datetime]]
+
+__all__ = [
+    "HOUR",
+    "MINUTE",
+    "SLOTS",
+    "add_event_counts",
+    "count_by_type",
+    "subtract_event_counts",
+    "totals_by_type",
+]
+
+#: The two bucket sizes, in minutes (the ``span`` column).
+HOUR = 60
+MINUTE = 1
+#: Rows per bucket that writers spread over.
+SLOTS = 16
+
+_ONE = {HOUR: timedelta(hours=1), MINUTE: timedelta(minutes=1)}
+_KEY = ("event_type_id", "span", "bucket", "slot")
+
+
+def _floor(value: datetime, span: int) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    else:
+        value = value.replace(tzinfo=UTC)
+    if span == HOUR:
+        return value.replace(minute=0, second=0, microsecond=0)
+    return value.replace(second=0, microsecond=0)
+
+
+def _buckets(events: Iterable[tuple[int, datetime]]) -> Buckets:
+    found: Buckets = Counter()
+    for type_id, generated in events:
+        found[(type_id, HOUR, _floor(generated, HOUR))] += 1
+        found[(type_id, MINUTE, _floor(generated, MINUTE))] += 1
+    return found
+
+
+def _upsert(conn: Connection) -> Any:
+    table = schema.event_type_count
+    name = conn.dialect.name
+    if name == "mysql":
+        statement = mysql.insert(table)
+        return statement.on_duplicate_key_update(n=table.c.n + statement.inserted.n)
+    if name in ("postgresql", "sqlite"):
+        module: Any = postgresql if name == "postgresql" else sqlite
+        statement = module.insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=list(_KEY), set_={"n": table.c.n + statement.excluded.n}
+        )
+    raise NotImplementedError(f"unsupported database {name!r}")
+
+
+def _add(conn: Connection, counts: Buckets, sign: int) -> int:
+    if not counts:
+        return 0
+    slot = random.randrange(SLOTS)
+    rows = [
+        {
+            "event_type_id": type_id,
+            "span": span,
+            "bucket": bucket,
+            "slot": slot,
+            "n": sign * n,
+        }
+        for (type_id, span, bucket), n in sorted(counts.items())
+    ]
+    conn.execute(_upsert(conn), rows)
+    return 1
+
+
+def add_event_counts(conn: Connection, events: Iterable[tuple[int, datetime]]) -> int:
+    """Count ``(event_type_id, generated)`` of newly inserted events, in the
+    caller's transaction; returns the statements sent (0 or 1)."""
+    return _add(conn, _buckets(events), 1)
+
+
+def subtract_event_counts(
+    conn: Connection, events: Iterable[tuple[int, datetime]]
+) -> int:
+    """Take deleted events out of the counts, in the deleting transaction.
+
+    The subtraction goes to one slot, which may go negative: only the sum of a
+    bucket's slots means anything. Buckets whose slots sum to zero are deleted.
+    """
+    counts = _buckets(events)
+    if not _add(conn, counts, -1):
+        return 0
+    table = schema.event_type_count
+    emptied = _emptied(conn, list(counts))
+    for type_id, span, bucket in emptied:
+        conn.execute(
+            table.delete().where(
+                table.c.event_type_id == type_id,
+                table.c.span == span,
+                table.c.bucket == bucket,
+            )
+        )
+    return 2 + len(emptied)
+
+
+def _emptied(
+    conn: Connection, keys: Sequence[tuple[int, int, datetime]]
+) -> list[tuple[int, int, datetime]]:
+    table = schema.event_type_count
+    key = (table.c.event_type_id, table.c.span, table.c.bucket)
+    found: list[tuple[int, int, datetime]] = []
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        rows = conn.execute(
+            sa.select(*key, sa.func.sum(table.c.n))
+            .where(sa.tuple_(*key).in_(chunk))
+            .group_by(*key)
+        )
+        found.extend((t, s, b) for t, s, b, total in rows if not total)
+    return found
+
+
+def _sum(
+    type_ids: Sequence[int] | None,
+    span: int,
+    start: datetime | None,
+    stop: datetime | None,
+) -> Any:
+    """``SUM(n)`` of the ``span`` rows with ``start <= bucket < stop``."""
+    table = schema.event_type_count
+    where = [table.c.span == span]
+    if type_ids is not None:
+        where.append(_type_clause(table.c.event_type_id, type_ids))
+    if start is not None:
+        where.append(table.c.bucket >= start)
+    if stop is not None:
+        where.append(table.c.bucket < stop)
+    return sa.select(sa.func.coalesce(sa.func.sum(table.c.n), 0)).where(*where)
+
+
+def _scan(
+    type_ids: Sequence[int] | None,
+    after: datetime | None,
+    before: datetime | None,
+    *,
+    until: datetime | None = None,
+    since: datetime | None = None,
+) -> Any:
+    """``COUNT(*)`` of events in a short range, through the event indexes:
+    ``after < generated < before`` or ``since <= generated <= until``."""
+    event = schema.event
+    where = []
+    if type_ids is not None:
+        where.append(_type_clause(event.c.event_type_id, type_ids))
+    if after is not None:
+        where.append(event.c.generated > after)
+    if before is not None:
+        where.append(event.c.generated < before)
+    if since is not None:
+        where.append(event.c.generated >= since)
+    if until is not None:
+        where.append(event.c.generated <= until)
+    return sa.select(sa.func.count()).select_from(event).where(*where)
+
+
+def _type_clause(column: Any, type_ids: Sequence[int]) -> Any:
+    return column == type_ids[0] if len(type_ids) == 1 else column.in_(type_ids)
+
+
+def _next(value: datetime | None, span: int) -> datetime | None:
+    """The first bucket wholly after ``value`` (exclusive lower bound)."""
+    return None if value is None else _floor(value, span) + _ONE[span]
+
+
+def count_by_type(
+    conn: Connection,
+    type_ids: Sequence[int] | None,
+    after: datetime | None = None,
+    until: datetime | None = None,
+) -> int:
+    """Events of ``type_ids`` (None: every type) with ``after < generated <=
+    until`` (either bound may be None): the hour rows for whole hours, minute
+    rows for whole minutes at the ends, the index for the rest - one query."""
+    parts: list[Any] = []
+    lo_h, hi_h = _next(after, HOUR), None if until is None else _floor(until, HOUR)
+    lo_m, hi_m = _next(after, MINUTE), None if until is None else _floor(until, MINUTE)
+    if lo_h is not None and hi_h is not None and lo_h >= hi_h:
+        if lo_m is not None and hi_m is not None and lo_m >= hi_m:
+            parts.append(_scan(type_ids, after, None, until=until))
+        else:
+            parts.append(_sum(type_ids, MINUTE, lo_m, hi_m))
+            parts.append(_scan(type_ids, after, lo_m))
+            parts.append(_scan(type_ids, None, None, since=hi_m, until=until))
+    else:
+        parts.append(_sum(type_ids, HOUR, lo_h, hi_h))
+        if after is not None:
+            parts.append(_sum(type_ids, MINUTE, lo_m, lo_h))
+            parts.append(_scan(type_ids, after, lo_m))
+        if until is not None:
+            parts.append(_sum(type_ids, MINUTE, hi_h, hi_m))
+            parts.append(_scan(type_ids, None, None, since=hi_m, until=until))
+    total: Any = parts[0].scalar_subquery()
+    for part in parts[1:]:
+        total = total + part.scalar_subquery()
+    return int(conn.execute(sa.select(total)).scalar_one())
+
+
+def totals_by_type(conn: Connection) -> dict[int, int]:
+    """Every event type id with events, and how many (the hour rows' sums)."""
+    table = schema.event_type_count
+    rows = conn.execute(
+        sa.select(table.c.event_type_id, sa.func.sum(table.c.n))
+        .where(table.c.span == HOUR)
+        .group_by(table.c.event_type_id)
+    )
+    return {int(type_id): int(total) for type_id, total in rows if total}
