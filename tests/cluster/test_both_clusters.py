@@ -80,6 +80,7 @@ def test_notifications_through_both_clusters(
     assert world.unfinished() == {}
     counts = Counter(stream for stream, _ in world.runs())
     assert counts and set(counts.values()) == {1}  # every fired stream once
+    assert Counter(world.effects()) == counts  # and its effect once
     assert world.archived() == set(lines)
     figures(
         notifications=len(lines),

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 import shoebox
 from distiller import Distiller, Event, NotificationRejected
-from tests.support.handlers import create_table, side_effects
+from tests.support.handlers import create_table, effects_once, side_effects
 from winchester.clock import FixedClock
 from winchester.config.triggers import build_triggers
 from winchester.ingest import TriggerManager
@@ -263,6 +263,12 @@ class World:
         """(stream id, pid) of every committed side effect."""
         rows = self._rows(sa.select(side_effects.c.stream_id, side_effects.c.pid), db)
         return [(int(r[0]), int(r[1])) for r in rows]  # type: ignore[call-overload]
+
+    def effects(self, db: int = 0) -> list[int]:
+        """Stream id of every effect in the handler's idempotent table (one
+        per stream and run, however often its commit ran)."""
+        rows = self._rows(sa.select(effects_once.c.stream_id), db)
+        return [int(r[0]) for r in rows]  # type: ignore[call-overload]
 
     def archived(self) -> set[bytes]:
         """Bodies of every record in the finished archive files."""

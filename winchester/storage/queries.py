@@ -25,6 +25,7 @@ Rules
 from __future__ import annotations
 
 import fnmatch
+import functools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class StoredStream:
         return decoded
 
 
+@functools.cache
 def _event_query() -> sa.Select[Any]:
     # The type's name comes from a scalar subquery, not a join: with a join,
     # MariaDB may read event_type first and sort every event by id to serve an
@@ -574,6 +576,7 @@ def _json_hex(dialect: str, column: Any) -> Any:
     return sa.func.printf("%x", column)
 
 
+@functools.cache  # built once: the expression is large
 def _stream_json_column(dialect: str, ascending: bool) -> Any:
     """SQL: a stream row as the API's JSON object (quince's ``stream_json``),
     built by the database, so a page of 200 streams costs the API one text
