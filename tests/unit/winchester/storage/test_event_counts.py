@@ -160,7 +160,7 @@ def test_concurrent_ingesters_count_exactly(engine: Engine) -> None:
         try:
             for start in range(0, len(batch), 25):
                 manager.add_events(batch[start : start + 25])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             failures.append(exc)
 
     threads = [threading.Thread(target=ingest, args=(w,)) for w in range(4)]
