@@ -99,7 +99,6 @@ def _dumps(value: Any) -> str:
     return dumps(value).decode()
 
 
-
 def shutdown_all() -> None:
     """End every watcher's response and stop the pollers (worker shutdown)."""
     for hub in list(_HUBS):
