@@ -154,7 +154,27 @@ def record(
             sa.literal(text, sa.Text),
             sa.literal(when, schema.UTCDateTime()),
         ).where(stream.c.id.in_(chunk), *conditions)
-        conn.execute(log.insert().from_select(columns, rows))
+        if conn.dialect.name == "mysql":
+            # InnoDB hands an INSERT ... SELECT its ids in growing blocks and
+            # drops the unused ones: a permanent hole per statement, which
+            # every watcher's cursor would carry for a minute. Rows inserted
+            # as VALUES get consecutive ids.
+            found = conn.execute(
+                sa.select(*rows.selected_columns[:5]).where(
+                    stream.c.id.in_(chunk), *conditions
+                )
+            ).all()
+            if found:
+                fixed = {"reason": text, "at": when}
+                conn.execute(
+                    log.insert(),
+                    [
+                        {**dict(zip(columns[:5], r, strict=True)), **fixed}
+                        for r in found
+                    ],
+                )
+        else:
+            conn.execute(log.insert().from_select(columns, rows))
 
 
 def update_logged(

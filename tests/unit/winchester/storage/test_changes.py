@@ -68,3 +68,20 @@ def test_changes_are_logged_for_exactly_the_rows_changed(database_url: str) -> N
     with engine.connect() as conn:
         assert changes.read_changes(conn, [(1, None)]) == []
     engine.dispose()
+
+
+def test_logged_changes_get_consecutive_ids(database_url: str) -> None:
+    """Each statement's ids follow the last one's: no hole for every watcher's
+    cursor to carry (InnoDB leaves one after each INSERT ... SELECT)."""
+    engine = connect(database_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        ids = _streams(conn, [StreamState.ACTIVE] * 40)
+        for start in range(0, 40, 5):
+            changes.record(conn, changes.CREATED, ids[start : start + 5], at=T0)
+    with engine.connect() as conn:
+        logged = changes.read_changes(conn, [(1, None)], limit=100)
+    engine.dispose()
+    assert sorted(c.stream_id for c in logged) == ids
+    assert [c.id for c in logged] == list(range(logged[0].id, logged[0].id + 40))
+    assert {c.at for c in logged} == {T0}
