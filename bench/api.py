@@ -19,7 +19,12 @@ over a mix of five routes with ids drawn from the data (read through the API):
 * ``stream_details``: ``/v1/streams/<id>?details=true``
 
     .venv/bin/python bench/api.py --db URL|mysql|postgresql|sqlite
-        [--events 1000000] [--duration 30] [--clients 8] [--workers 2]
+        [--events 1000000] [--duration 30] [--clients 8] [--workers 2] [--rate R]
+
+By default each client sends its next request as soon as it has the answer
+(a closed loop: the two cores are saturated and the latency is mostly the
+queue); ``--rate R`` sends R requests a second in all on a fixed schedule and
+counts each latency from its scheduled time.
 
 A URL without a database name gets a fresh database, dropped afterwards
 (``--keep`` keeps it and prints its URL; ``--fill-only`` only fills and keeps
@@ -320,8 +325,13 @@ class Mix:
 
 
 def drive(
-    port: int, mix: Mix, clients: int, duration: float
+    port: int, mix: Mix, clients: int, duration: float, rate: float = 0.0
 ) -> tuple[dict[str, list[float]], dict[str, int], float]:
+    """Each client sends its next request as soon as the last one is answered
+    (``rate`` 0: a closed loop, the server saturated), or on a fixed schedule
+    of ``rate / clients`` requests a second (an open loop: the latency is
+    counted from the scheduled time, so a slow answer delays the next and is
+    counted for them too - no coordinated omission)."""
     routes = mix.paths()
     names = list(routes)
     latencies: dict[str, list[float]] = {n: [] for n in names}
@@ -336,13 +346,22 @@ def drive(
         mine: dict[str, list[float]] = {n: [] for n in names}
         bad: dict[str, int] = dict.fromkeys(names, 0)
         turn = k
+        every = clients / rate if rate > 0 else 0.0
+        due = start_at + (k / clients) * every
         while time.perf_counter() < start_at:
             time.sleep(0.01)
         while time.perf_counter() < deadline:
             name = names[turn % len(names)]
             turn += 1
             path = routes[name](rng)
-            began = time.perf_counter()
+            if every:
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                began = due
+                due += every
+            else:
+                began = time.perf_counter()
             try:
                 status, _ = fetch(conn, path)
             except (OSError, http.client.HTTPException):
@@ -450,6 +469,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="requests/s in all, on a fixed schedule (default: as fast as answered)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument(
         "--reuse", metavar="URL", help="a database filled before (--keep)"
@@ -490,7 +515,7 @@ def main() -> None:
             try:
                 mix = Mix(port)
                 latencies, errors, seconds = drive(
-                    port, mix, args.clients, args.duration
+                    port, mix, args.clients, args.duration, args.rate
                 )
             finally:
                 api.terminate()
@@ -522,6 +547,7 @@ def main() -> None:
         "clients": args.clients,
         "workers": args.workers,
         "duration_s": args.duration,
+        "rate": args.rate or "closed loop",
         "p50_ms": ms(percentile(every, 50)),
         "p99_ms": ms(percentile(every, 99)),
         "rps": round(len(every) / seconds, 1),
