@@ -1,10 +1,12 @@
 """Session-wide 3-node clusters: started once, shared, torn down at the end.
 
 The nodes live under a fresh ``/tmp/stacktach-cluster-<pid>`` (world-readable:
-the Galera nodes run as user ``mysql``). ``STACKTACH_CLUSTER_REUSE=1`` uses the
-clusters a person started with ``python -m tests.cluster.nodes start ...`` (in
-``$STACKTACH_CLUSTER_DIR``) and leaves them running. Without the servers'
-packages the tests skip - or fail under ``CI=true``.
+the Galera nodes run as user ``mysql``); the nodes of a run whose pytest died
+before its teardown are stopped first (``nodes.stop_leftovers``).
+``STACKTACH_CLUSTER_REUSE=1`` uses the clusters a person started with
+``python -m tests.cluster.nodes start ...`` (in ``$STACKTACH_CLUSTER_DIR``)
+and leaves them running. Without the servers' packages the tests skip - or
+fail under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ REUSE = os.environ.get("STACKTACH_CLUSTER_REUSE", "") == "1"
 def _base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if REUSE:
         return nodes.DEFAULT_BASE
-    base = Path(f"/tmp/stacktach-cluster-{os.getpid()}")
+    nodes.stop_leftovers()  # the nodes of a run killed before its teardown
+    base = Path(f"{nodes.RUN_PREFIX}{os.getpid()}")
     base.mkdir(mode=0o755, exist_ok=True)
     base.chmod(0o755)
     return base
@@ -49,7 +52,7 @@ def rabbit_cluster(
         require(
             not any(nodes._answers(cluster.port(n)) for n in nodes.NODES),
             "the RabbitMQ cluster's ports are taken: stop it "
-            "(python -m tests.cluster.nodes stop rabbit) "
+            "(python -m tests.cluster.nodes stop rabbit, or ... leftovers) "
             "or set STACKTACH_CLUSTER_REUSE=1",
         )
     try:
@@ -78,7 +81,7 @@ def galera_cluster(
         require(
             not any(nodes._answers(cluster.port(n)) for n in nodes.NODES),
             "the Galera cluster's ports are taken: stop it "
-            "(python -m tests.cluster.nodes stop galera) "
+            "(python -m tests.cluster.nodes stop galera, or ... leftovers) "
             "or set STACKTACH_CLUSTER_REUSE=1",
         )
     try:

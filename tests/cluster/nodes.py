@@ -10,6 +10,7 @@ base folder (``--base``, default ``$STACKTACH_CLUSTER_DIR`` or
     python -m tests.cluster.nodes kill galera 2    # kill -9 node 2
     python -m tests.cluster.nodes restart galera 2 # rejoin (IST)
     python -m tests.cluster.nodes stop rabbit      # stop and delete its data
+    python -m tests.cluster.nodes leftovers        # stop what dead test runs left
 
 RabbitMQ nodes are ``stt1@localhost`` .. ``stt3@localhost`` (guest/guest), with a
 private epmd and Erlang cookie; Galera nodes take user ``stacktach`` without a
@@ -35,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["GaleraCluster", "RabbitCluster", "main"]
+__all__ = ["GaleraCluster", "RabbitCluster", "main", "stop_leftovers"]
 
 NODES = (1, 2, 3)
 DEFAULT_BASE = Path(os.environ.get("STACKTACH_CLUSTER_DIR", "/tmp/stacktach-cluster"))
@@ -534,6 +535,58 @@ class GaleraCluster:
 # ------------------------------------------------------------------------------ CLI
 
 
+#: The folders of test runs: ``/tmp/stacktach-cluster-<pid of pytest>``.
+RUN_PREFIX = "/tmp/stacktach-cluster-"
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (any process: a reused pid keeps the
+    folder, which is only the old "ports are taken" message, never a kill of
+    a live run's nodes)."""
+    return Path(f"/proc/{pid}").exists()
+
+
+def _mentions(pid: str, needle: bytes) -> bool:
+    for part in ("cmdline", "environ"):
+        try:
+            if needle in Path(f"/proc/{pid}/{part}").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def stop_leftovers(prefix: str = RUN_PREFIX) -> list[Path]:
+    """Stop the nodes of test runs that died before their teardown (a killed
+    pytest): every process that names the folder of a run whose process is
+    gone (in its command line or environment) is killed, the private epmd
+    too once no node is left, and the folder deleted. Returns the folders
+    cleaned."""
+    cleaned = []
+    parent = Path(prefix).parent
+    for folder in sorted(parent.glob(Path(prefix).name + "*")):
+        owner = folder.name.removeprefix(Path(prefix).name)
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        needle = str(folder).encode() + b"/"
+        victims = [
+            int(proc.name)
+            for proc in Path("/proc").iterdir()
+            if proc.name.isdigit()
+            and int(proc.name) != os.getpid()
+            and _mentions(proc.name, needle)
+        ]
+        for pid in victims:
+            _signal(pid, signal.SIGKILL)
+        for pid in victims:
+            _wait(lambda p=pid: _gone(p), 30, f"leftover process {pid} to die")
+        shutil.rmtree(folder, ignore_errors=True)
+        cleaned.append(folder)
+    if cleaned and not any(_answers(RABBIT_AMQP + n) for n in NODES):
+        RabbitCluster(DEFAULT_BASE)._stop_epmd()
+    return cleaned
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.cluster.nodes",
@@ -541,11 +594,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "action",
-        choices=("start", "stop", "status", "kill", "restart"),
+        choices=("start", "stop", "status", "kill", "restart", "leftovers"),
         help="start the cluster, stop it (deleting its data), show its nodes, "
-        "kill -9 one node, or bring a killed node back",
+        "kill -9 one node, bring a killed node back, or stop the nodes of "
+        "test runs that died before their teardown (no cluster named)",
     )
-    parser.add_argument("cluster", choices=("rabbit", "galera"), help="which cluster")
+    parser.add_argument(
+        "cluster", nargs="?", choices=("rabbit", "galera"), help="which cluster"
+    )
     parser.add_argument(
         "node", nargs="?", type=int, choices=NODES, help="node number (kill, restart)"
     )
@@ -559,6 +615,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--keep", action="store_true", help="stop: keep the data folders"
     )
     args = parser.parse_args(argv)
+    if args.action == "leftovers":
+        for folder in stop_leftovers():
+            print(f"stopped the nodes of {folder}")
+        return 0
+    if args.cluster is None:
+        parser.error(f"{args.action} needs a cluster: rabbit or galera")
     cluster: RabbitCluster | GaleraCluster = (
         RabbitCluster(args.base)
         if args.cluster == "rabbit"
