@@ -9,8 +9,6 @@ first).
 from __future__ import annotations
 
 import falcon
-import orjson
-from sqlalchemy.engine import Connection
 
 from quince.context import QuinceContext
 from quince.params import get_datetime, get_limit, get_mark, get_text, get_traits
@@ -43,20 +41,11 @@ class EventList:
         flt = event_filter(req)
         mark = get_mark(req)
         limit = get_limit(req, self.ctx.max_limit)
+        found = self.ctx.read(
+            lambda conn: queries.list_events(conn, flt, mark=mark, limit=limit)
+        )
         ascending = mark is not None and mark.ascending
-
-        def work(conn: Connection) -> list[orjson.Fragment]:
-            page = queries.list_events_json(conn, flt, mark=mark, limit=limit)
-            if page is None:  # a filter on a key the API adds: shaped here
-                page = list(queries.list_events(conn, flt, mark=mark, limit=limit))
-            return [
-                orjson.Fragment(item)
-                if isinstance(item, str)
-                else event_json(item, ascending)
-                for item in page
-            ]
-
-        resp.media = self.ctx.read(work)
+        resp.media = [event_json(e, ascending) for e in found]
 
 
 class EventCount:

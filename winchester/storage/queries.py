@@ -58,7 +58,6 @@ __all__ = [
     "event_type_summaries",
     "event_type_traits",
     "list_events",
-    "list_events_json",
     "list_streams",
     "list_streams_json",
     "metrics_snapshot",
@@ -401,56 +400,6 @@ def list_events(
     events by primary key with the other filters - two index-driven queries
     whatever the optimiser's statistics say.
     """
-    return _event_page(
-        conn, flt, mark, limit, _event_query(), _event, lambda e: e.traits_json
-    )
-
-
-#: The keys the API adds to an event's traits (``quince.shapes``).
-API_EVENT_KEYS = ("message_id", "event_type", "timestamp", "_mark")
-
-
-def list_events_json(
-    conn: Connection, flt: EventFilter, *, mark: Mark | None = None, limit: int = 200
-) -> list[str | StoredEvent] | None:
-    """The page :func:`list_events` returns, each event as the API's JSON text
-    (``/v1/events``: its stored traits with the four keys the API adds, in
-    the order ``quince.shapes.event_bytes`` writes them), made by the
-    database: one text column a row instead of five.
-
-    An event whose stored traits already hold one of those keys comes back
-    as a :class:`StoredEvent` for the caller to shape (the added key wins).
-    None when a trait filter names one of them (the filter must then see the
-    trait, not the added key): use :func:`list_events`.
-    """
-    if any(t.name in API_EVENT_KEYS for t in flt.traits):
-        return None
-    ascending = mark is not None and mark.ascending
-    event = schema.event
-    select = sa.select(event.c.id, _event_json_column(conn.dialect.name, ascending))
-    page: list[Any] = _event_page(
-        conn, flt, mark, limit, select, lambda row: row, lambda row: row[1]
-    )
-    odd = [row[0] for row in page if row[1] is None]
-    shaped: dict[int, StoredEvent] = {}
-    if odd:
-        query = _event_query().where(event.c.id.in_(odd))
-        shaped = {e.id: e for e in map(_event, conn.execute(query)) if e is not None}
-    return [row[1] if row[1] is not None else shaped[row[0]] for row in page]
-
-
-def _event_page(
-    conn: Connection,
-    flt: EventFilter,
-    mark: Mark | None,
-    limit: int,
-    select: sa.Select[Any],
-    item_of: Any,
-    traits_of: Any,
-) -> list[Any]:
-    """:func:`list_events`'s page as ``item_of(row)`` of ``select`` (whose
-    first column is the event id); ``traits_of(item)`` is JSON text holding
-    the item's traits (for the check of the trait filters)."""
     found = _event_where(conn, flt)
     if found is None or limit <= 0:
         return []
@@ -460,80 +409,35 @@ def _event_page(
 
     names = [t.name for t in flt.traits]
 
-    def check(item: Any) -> bool:
+    def check(item: StoredEvent) -> bool:
         if not names:
             return True
-        text = traits_of(item)
-        if text is None:  # an odd event: its JSON is made from the row later
-            return True
-        traits = decode_some_traits(text, names)
+        traits = decode_some_traits(item.traits_json, names)
         return all(t.matches(traits) for t in flt.traits)
 
     if driver is None:
 
-        def fetch(at: Mark | None, count: int) -> list[Any]:
-            query = _page(select.where(*where), event.c.id, at, count)
-            return [item_of(row) for row in conn.execute(query)]
+        def fetch(at: Mark | None, count: int) -> list[StoredEvent]:
+            query = _page(_event_query().where(*where), event.c.id, at, count)
+            return [e for e in map(_event, conn.execute(query)) if e is not None]
 
-        return _fill(fetch, check, mark, limit, _first)
+        return _fill(fetch, check, mark, limit, lambda e: e.id)
 
-    page: list[Any] = []
+    page: list[StoredEvent] = []
     cursor = mark
     while len(page) < limit:
         ids = list(conn.execute(driver.ids(cursor, TRAIT_CHUNK)).scalars())
         if not ids:
             break
-        query = select.where(event.c.id.in_(ids), *where)
+        query = _event_query().where(event.c.id.in_(ids), *where)
         query = query.order_by(event.c.id.asc() if ascending else event.c.id.desc())
-        page.extend(item for item in map(item_of, conn.execute(query)) if check(item))
+        page.extend(
+            e for e in map(_event, conn.execute(query)) if e is not None and check(e)
+        )
         if len(ids) < TRAIT_CHUNK:
             break
         cursor = Mark(ids[-1], ascending)
     return page[:limit]
-
-
-def _first(item: Any) -> int:
-    return int(item.id if isinstance(item, StoredEvent) else item[0])
-
-
-@functools.cache  # built once: the expression is large
-def _event_json_column(dialect: str, ascending: bool) -> Any:
-    """SQL: an event row as the API's JSON object (``quince.shapes.event_bytes``:
-    the stored traits, then ``message_id``, ``event_type``, ``timestamp`` and
-    ``_mark``); NULL when the stored traits hold one of those keys already."""
-    event, types = schema.event, schema.event_type
-    traits = event.c.traits
-    name = (
-        sa.select(types.c.name)
-        .where(types.c.id == event.c.event_type_id)
-        .scalar_subquery()
-    )
-
-    def lit(text: str) -> Any:
-        return sa.literal(text, sa.Text)
-
-    if dialect == "postgresql":
-        head = sa.func.left(traits, -1)
-    elif dialect == "mysql":
-        head = sa.func.substring(traits, 1, sa.func.char_length(traits) - 1)
-    else:
-        head = sa.func.substr(traits, 1, sa.func.length(traits) - 1)
-    clashes = sa.or_(
-        *(traits.contains(f'"{key}":', autoescape=True) for key in API_EVENT_KEYS)
-    )
-    body = (
-        sa.case((traits == "{}", lit("{")), else_=head + lit(","))
-        + lit('"message_id":')
-        + _json_text(dialect, event.c.message_id)
-        + lit(',"event_type":')
-        + _json_text(dialect, name)
-        + lit(',"timestamp":')
-        + _json_datetime(dialect, event.c.generated)
-        + lit(',"_mark":"' + ("+" if ascending else ""))
-        + _json_hex(dialect, event.c.id)
-        + lit('"}')
-    )
-    return sa.type_coerce(sa.case((clashes, sa.null()), else_=body), sa.Text)
 
 
 def count_events(conn: Connection, flt: EventFilter) -> int:
