@@ -325,20 +325,28 @@ class Mix:
 
 
 def drive(
-    port: int, mix: Mix, clients: int, duration: float, rate: float = 0.0
+    port: int,
+    mix: Mix,
+    clients: int,
+    duration: float,
+    rate: float = 0.0,
+    warmup: float = 0.0,
 ) -> tuple[dict[str, list[float]], dict[str, int], float]:
     """Each client sends its next request as soon as the last one is answered
     (``rate`` 0: a closed loop, the server saturated), or on a fixed schedule
     of ``rate / clients`` requests a second (an open loop: the latency is
     counted from the scheduled time, so a slow answer delays the next and is
-    counted for them too - no coordinated omission)."""
+    counted for them too - no coordinated omission). The first ``warmup``
+    seconds are not counted (each worker's first requests connect to the
+    database and compile their statements)."""
     routes = mix.paths()
     names = list(routes)
     latencies: dict[str, list[float]] = {n: [] for n in names}
     errors: dict[str, int] = dict.fromkeys(names, 0)
     lock = threading.Lock()
     start_at = time.perf_counter() + 0.5
-    deadline = start_at + duration
+    counted_from = start_at + warmup
+    deadline = counted_from + duration
 
     def client(k: int) -> None:
         rng = random.Random(k)
@@ -367,6 +375,8 @@ def drive(
             except (OSError, http.client.HTTPException):
                 conn.close()
                 status = 0
+            if began < counted_from:
+                continue
             mine[name].append(time.perf_counter() - began)
             if status != 200:
                 bad[name] += 1
@@ -470,6 +480,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
+        "--warmup",
+        type=float,
+        default=3.0,
+        help="seconds of traffic before the measured --duration (not counted)",
+    )
+    parser.add_argument(
         "--rate",
         type=float,
         default=0.0,
@@ -515,7 +531,7 @@ def main() -> None:
             try:
                 mix = Mix(port)
                 latencies, errors, seconds = drive(
-                    port, mix, args.clients, args.duration, args.rate
+                    port, mix, args.clients, args.duration, args.rate, args.warmup
                 )
             finally:
                 api.terminate()
@@ -548,6 +564,7 @@ def main() -> None:
         "workers": args.workers,
         "duration_s": args.duration,
         "rate": args.rate or "closed loop",
+        "warmup_s": args.warmup,
         "p50_ms": ms(percentile(every, 50)),
         "p99_ms": ms(percentile(every, 99)),
         "rps": round(len(every) / seconds, 1),
