@@ -25,7 +25,7 @@ from stacktach import jsonutil
 from tests.conftest import make_database
 from tests.support.quince import ingest, notigen_day, write_config
 from winchester.states import StreamState
-from winchester.storage import queries, schema
+from winchester.storage import changes, queries, schema
 from winchester.storage.engine import connect
 from winchester.storage.migrate import upgrade
 
@@ -231,6 +231,19 @@ def test_reset_and_delete_rules(api: Api) -> None:
     for event in events:  # kept
         api.get(f"/v1/events/{event['message_id']}")
     assert client.simulate_delete(f"/v1/streams/{victim['id']}").status_code == 404
+    engine = connect(api.url)  # the live stream's log has each, once
+    with engine.connect() as conn:
+        logged = [
+            (c.stream_id, c.change, c.state)
+            for c in changes.read_changes(conn, [(1, None)], limit=10_000)
+            if c.change in (changes.RESET, changes.DELETED)
+        ]
+    engine.dispose()
+    assert logged[-3:] == [
+        (error["id"], "reset", StreamState.RETRY_FIRE),
+        (expire_error["id"], "reset", StreamState.RETRY_EXPIRE),
+        (victim["id"], "deleted", StreamState.COMPLETED),
+    ]
 
 
 def test_event_types_traits_triggers(api: Api) -> None:

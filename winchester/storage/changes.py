@@ -45,6 +45,7 @@ from winchester.storage import queries, schema
 __all__ = [
     "CHANGES",
     "CREATED",
+    "DELETED",
     "ERROR",
     "EXPIRED",
     "EXPIRING",
@@ -72,8 +73,20 @@ EXPIRED = "expired"
 RETRY = "retry"
 ERROR = "error"
 RESET = "reset"
+DELETED = "deleted"
 #: Every change name, in lifecycle order.
-CHANGES = (CREATED, READY, FIRING, EXPIRING, FIRED, EXPIRED, RETRY, ERROR, RESET)
+CHANGES = (
+    CREATED,
+    READY,
+    FIRING,
+    EXPIRING,
+    FIRED,
+    EXPIRED,
+    RETRY,
+    ERROR,
+    RESET,
+    DELETED,
+)
 
 #: ``(lo, hi)`` id ranges, both ends included; ``hi`` None: no upper bound.
 Ranges = Sequence[tuple[int, int | None]]

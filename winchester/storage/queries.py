@@ -667,13 +667,17 @@ def stream_events(conn: Connection, stream_id: int) -> list[StoredEvent]:
 
 def delete_stream(conn: Connection, stream_id: int) -> bool:
     """Purge a stream (its links and distinguishing rows; its events are kept),
-    with :func:`winchester.storage.retention.purge_streams`.
+    with :func:`winchester.storage.retention.purge_streams`, logging a
+    ``deleted`` change (with the state it had) for the live stream.
 
     The one write of this module (an operator's DELETE); False when there is no
     such stream.
     """
+    from winchester.storage import changes  # noqa: PLC0415 - it imports this module
+
     if not 0 <= stream_id <= MAX_ID:
         return False
+    changes.record(conn, changes.DELETED, [stream_id])  # as it was, for watchers
     return purge_streams(conn, [stream_id]) > 0
 
 
