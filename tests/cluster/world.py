@@ -53,6 +53,12 @@ TRIGGERS_YAML = (
 )
 
 
+#: Run a daemon so that it gets SIGKILL when pytest dies (util-linux's
+#: ``setpriv``, Linux's PR_SET_PDEATHSIG): a killed test run leaves no
+#: ``yagi-event`` or ``pipeline-worker`` behind.
+DIE_WITH_PARENT = ["setpriv", "--pdeathsig", "KILL", "--"]
+
+
 class World:
     """One test's names, folder, configs and processes."""
 
@@ -121,7 +127,10 @@ class World:
     def _start(self, argv: list[str], log: str) -> subprocess.Popen[bytes]:
         out = (self.tmp / log).open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", *argv], cwd=ROOT, stdout=out, stderr=out
+            [*DIE_WITH_PARENT, sys.executable, "-m", *argv],
+            cwd=ROOT,
+            stdout=out,
+            stderr=out,
         )
         self.processes.append(process)
         return process

@@ -46,3 +46,31 @@ def test_the_nodes_of_a_dead_run_are_stopped_and_its_folder_deleted(
         for process in (by_argument, by_environment, bystander):
             process.kill()
             process.wait()
+
+
+def test_a_daemon_dies_with_the_test_run_that_started_it(tmp_path: Path) -> None:
+    """World's yagi-event and pipeline-worker get SIGKILL when pytest dies."""
+    pidfile = tmp_path / "daemon.pid"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "from tests.cluster.world import DIE_WITH_PARENT\n"
+            "child = subprocess.Popen([*DIE_WITH_PARENT, sys.executable, '-c', "
+            "'import time; time.sleep(600)'])\n"
+            f"open({str(pidfile)!r}, 'w').write(str(child.pid))\n"
+            "time.sleep(600)\n",
+        ],
+        cwd=Path(__file__).parents[3],
+    )
+    try:
+        nodes._wait(lambda: pidfile.exists() and pidfile.read_text() != "", 30, "pid")
+        daemon = int(pidfile.read_text())
+        assert not nodes._gone(daemon)
+        parent.kill()
+        parent.wait()
+        nodes._wait(lambda: nodes._gone(daemon), 30, "the daemon to die")
+    finally:
+        parent.kill()
+        parent.wait()
