@@ -98,25 +98,14 @@ class SideEffectHandler(PipelineHandler):
 
 def runs(url: str) -> dict[int, int]:
     """stream id -> number of committed runs."""
+    return _per_stream(url, side_effects)
+
+
+def _per_stream(url: str, table: sa.Table) -> dict[int, int]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(side_effects.c.stream_id, sa.func.count()).group_by(
-                side_effects.c.stream_id
-            )
-        ).all()
-    engine.dispose()
-    return {stream_id: count for stream_id, count in rows}
-
-
-def effects(url: str) -> dict[int, int]:
-    """stream id -> number of effects recorded (``side_effect_once``)."""
-    engine = sa.create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(effects_once.c.stream_id, sa.func.count()).group_by(
-                effects_once.c.stream_id
-            )
+            sa.select(table.c.stream_id, sa.func.count()).group_by(table.c.stream_id)
         ).all()
     engine.dispose()
     return {stream_id: count for stream_id, count in rows}

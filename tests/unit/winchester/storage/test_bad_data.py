@@ -28,14 +28,6 @@ from winchester.storage.migrate import upgrade
 from .helpers import T0, DayTrigger, event
 
 
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = connect(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
 def message_ids(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         column = schema.event.c.message_id

@@ -8,7 +8,6 @@ import random
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -21,14 +20,6 @@ from winchester.storage.migrate import upgrade
 
 T0 = datetime(2024, 3, 9, 22, 0, tzinfo=UTC)
 TYPES = ("compute.instance.update", "compute.instance.exists", "image.upload")
-
-
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = connect(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def events(seed: int, n: int, prefix: str = "m") -> list[Event]:

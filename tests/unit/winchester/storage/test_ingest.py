@@ -12,19 +12,9 @@ from winchester.clock import EventClock, FixedClock
 from winchester.ingest import TriggerManager
 from winchester.states import StreamState
 from winchester.storage import schema
-from winchester.storage.engine import connect
-from winchester.storage.migrate import upgrade
 from winchester.storage.values import decode_traits
 
 from .helpers import T0, DayTrigger, event
-
-
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = connect(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def streams(engine: Engine) -> list[dict]:

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy.engine import Engine
 
 from winchester.clock import FixedClock
 from winchester.ingest import TriggerManager
 from winchester.states import StreamState
 from winchester.storage import queries
-from winchester.storage.engine import connect
-from winchester.storage.migrate import upgrade
 
 from .helpers import T0, DayTrigger, event
-
-
-@pytest.fixture
-def engine(database_url: str) -> Engine:
-    engine = connect(database_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_event_by_message_id_and_by_id(engine: Engine) -> None:
