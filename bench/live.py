@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The live stream under load: 200 SSE watchers while 1,000 notifications/s arrive.
 
-Starts ``quince-api`` (gunicorn, 2 gthread workers, 160 threads each) over a
+Starts ``quince-api`` (gunicorn, 4 gthread workers, 80 threads each) over a
 fresh database (MariaDB by default), opens ``--watchers`` connections to
 ``GET /v1/stream`` (from 4 processes), ingests notigen traffic through the
 trigger manager at ``--rate`` notifications/s from another process (batches
@@ -207,7 +207,7 @@ def start_api(config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         [
             str(Path(sys.executable).parent / "quince-api"),
             "-c", str(config), "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--threads", "160",
+            "--workers", "4", "--threads", "80",
         ],
         cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
