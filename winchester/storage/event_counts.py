@@ -13,7 +13,8 @@ the table's size:
 * ingest adds the counts of the events it inserts in the same transaction
   (:func:`add_event_counts`, in the caller's transaction), and retention
   subtracts the events it deletes in the transaction that deletes them
-  (:func:`subtract_event_counts`), so the counts are exact at every commit;
+  (:func:`subtract_event_counts`, deleting rows that reach zero), so the counts
+  are exact at every commit;
 * concurrent writers add to different rows: each call picks one of
   :data:`SLOTS` rows per bucket at random (``INSERT ... ON DUPLICATE KEY UPDATE
   n = n + ...``, or ``ON CONFLICT DO UPDATE``, rows in key order), so two
@@ -55,6 +56,8 @@ HOUR = 60
 MINUTE = 1
 #: Rows per bucket that writers spread over.
 SLOTS = 16
+#: Buckets per statement when retention takes events out.
+_CHUNK = 200
 
 _ONE = {HOUR: timedelta(hours=1), MINUTE: timedelta(minutes=1)}
 _KEY = ("event_type_id", "span", "bucket", "slot")
@@ -93,7 +96,7 @@ def _upsert(conn: Connection) -> Any:
     raise NotImplementedError(f"unsupported database {name!r}")
 
 
-def _add(conn: Connection, counts: Buckets, sign: int) -> int:
+def _add(conn: Connection, counts: Buckets) -> int:
     if not counts:
         return 0
     slot = random.randrange(SLOTS)
@@ -103,7 +106,7 @@ def _add(conn: Connection, counts: Buckets, sign: int) -> int:
             "span": span,
             "bucket": bucket,
             "slot": slot,
-            "n": sign * n,
+            "n": n,
         }
         for (type_id, span, bucket), n in sorted(counts.items())
     ]
@@ -114,48 +117,69 @@ def _add(conn: Connection, counts: Buckets, sign: int) -> int:
 def add_event_counts(conn: Connection, events: Iterable[tuple[int, datetime]]) -> int:
     """Count ``(event_type_id, generated)`` of newly inserted events, in the
     caller's transaction; returns the statements sent (0 or 1)."""
-    return _add(conn, _buckets(events), 1)
+    return _add(conn, _buckets(events))
 
 
 def subtract_event_counts(
     conn: Connection, events: Iterable[tuple[int, datetime]]
 ) -> int:
-    """Take deleted events out of the counts, in the deleting transaction.
+    """Take deleted events out of the counts, in the deleting transaction;
+    returns the statements sent.
 
-    The subtraction goes to one slot, which may go negative: only the sum of a
-    bucket's slots means anything. Buckets whose slots sum to zero are deleted.
+    The bucket's slot rows are locked (``FOR UPDATE``, in key order, as ingest
+    takes them) and taken down one after the other, never below zero; a row
+    that reaches zero is deleted. Each step is a row's own update or delete,
+    so an ingester adding to the same bucket meanwhile (a late event) waits
+    for the row or makes a new one, and its count is never lost.
     """
     counts = _buckets(events)
-    if not _add(conn, counts, -1):
+    if not counts:
         return 0
     table = schema.event_type_count
-    emptied = _emptied(conn, list(counts))
-    for type_id, span, bucket in emptied:
-        conn.execute(
-            table.delete().where(
-                table.c.event_type_id == type_id,
-                table.c.span == span,
-                table.c.bucket == bucket,
-            )
-        )
-    return 2 + len(emptied)
-
-
-def _emptied(
-    conn: Connection, keys: Sequence[tuple[int, int, datetime]]
-) -> list[tuple[int, int, datetime]]:
-    table = schema.event_type_count
     key = (table.c.event_type_id, table.c.span, table.c.bucket)
-    found: list[tuple[int, int, datetime]] = []
-    for start in range(0, len(keys), 200):
-        chunk = keys[start : start + 200]
+    keys = sorted(counts)
+    statements = 0
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
         rows = conn.execute(
-            sa.select(*key, sa.func.sum(table.c.n))
+            sa.select(*key, table.c.slot, table.c.n)
             .where(sa.tuple_(*key).in_(chunk))
-            .group_by(*key)
-        )
-        found.extend((t, s, b) for t, s, b, total in rows if not total)
-    return found
+            .order_by(*key, table.c.slot)
+            .with_for_update()
+        ).all()
+        statements += 1
+        gone: list[tuple[int, int, datetime, int]] = []
+        lowered: list[dict[str, Any]] = []
+        left = {k: counts[k] for k in chunk}
+        for type_id, span, bucket, slot, n in rows:
+            wanted = left.get((type_id, span, _floor(bucket, span)), 0)
+            if wanted <= 0 or n <= 0:
+                continue
+            take = min(n, wanted)
+            left[(type_id, span, _floor(bucket, span))] = wanted - take
+            if take == n:
+                gone.append((type_id, span, bucket, slot))
+            else:
+                lowered.append(
+                    {"t": type_id, "s": span, "b": bucket, "slot_": slot, "take": take}
+                )
+        if gone:
+            conn.execute(table.delete().where(sa.tuple_(*key, table.c.slot).in_(gone)))
+            statements += 1
+        if lowered:
+            conn.execute(
+                table.update()
+                .where(
+                    table.c.event_type_id == sa.bindparam("t"),
+                    table.c.span == sa.bindparam("s"),
+                    table.c.bucket == sa.bindparam("b"),
+                    table.c.slot == sa.bindparam("slot_"),
+                )
+                .values(n=table.c.n - sa.bindparam("take")),
+                lowered,
+            )
+            statements += 1
+    return statements
 
 
 def _sum(

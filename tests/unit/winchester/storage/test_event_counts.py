@@ -131,6 +131,9 @@ def test_retention_takes_deleted_events_out_of_the_counts(engine: Engine) -> Non
         pass
     assert brute(engine, None, None, cutoff) == 0
     check_all(engine, 4)
+    with engine.connect() as conn:
+        table = schema.event_type_count
+        assert conn.execute(sa.select(sa.func.min(table.c.n))).scalar_one() > 0
     while trimmer.trim(T0 + timedelta(hours=6)):
         pass
     assert counted(engine, None, None, None) == 0
@@ -205,3 +208,41 @@ def test_buckets_floor_in_utc() -> None:
     assert event_counts._floor(local, event_counts.MINUTE) == datetime(
         2024, 3, 9, 20, 30, tzinfo=UTC
     )
+
+
+def test_late_events_ingested_while_retention_trims_their_buckets(
+    engine: Engine,
+) -> None:
+    """A replay storing old events into the buckets retention is emptying:
+    both commit, and the counts still equal the events."""
+    TriggerManager(engine, [], FixedClock(T0)).add_events(events(7, 600))
+    cutoff = T0 + timedelta(hours=3)
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def trim() -> None:
+        trimmer = retention.EventTrimmer(engine, batch_size=20)
+        try:
+            while trimmer.trim(cutoff) or not done.is_set():
+                pass
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    def replay() -> None:
+        manager = TriggerManager(engine, [], FixedClock(T0))
+        late = [e for e in events(8, 600, prefix="late") if e.timestamp < cutoff]
+        try:
+            for start in range(0, len(late), 10):
+                manager.add_events(late[start : start + 10])
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            done.set()
+
+    threads = [threading.Thread(target=trim), threading.Thread(target=replay)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    check_all(engine, 7)
