@@ -166,7 +166,7 @@ def test_four_processes_ingest_overlapping_shares(
     ]
     for process in processes:
         out, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-2000:]
+        assert process.returncode == 0, (out[-1000:], err[-2000:])
         assert json.loads(out.splitlines()[-1])["done"]
     stored_ids, by_key, problems = database_state(mysql_url)
     want_ids, want_streams = expected

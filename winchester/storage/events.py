@@ -132,6 +132,10 @@ class _PyMySQLInsert:
         return self.conn.exec_driver_sql(sql).all()
 
 
+def _message_id(row: dict[str, Any]) -> str:
+    return str(row["message_id"])
+
+
 def insert_events(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
@@ -141,8 +145,13 @@ def insert_events(
     """Insert rows of distinct ``message_id``; ``({message_id: id} new, statements)``.
 
     A row is ``message_id``, ``event_type_id``, ``generated``, ``traits`` (JSON).
+
+    Rows go in ``message_id`` order: writers whose batches share notifications
+    (a redelivery, overlapping replays) then take the unique index's locks in
+    one order and wait for each other instead of deadlocking again and again.
     """
     table = schema.event
+    rows = sorted(rows, key=_message_id)
     new: dict[str, int] = {}
     statements = 0
     if conn.dialect.name == "postgresql":
