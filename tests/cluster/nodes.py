@@ -616,8 +616,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.action == "leftovers":
-        for folder in stop_leftovers():
-            print(f"stopped the nodes of {folder}")
+        try:
+            for folder in stop_leftovers():
+                print(f"stopped the nodes of {folder}")
+        except (ClusterError, OSError) as exc:
+            print(f"error: leftovers: {exc}", file=sys.stderr)
+            return 1
         return 0
     if args.cluster is None:
         parser.error(f"{args.action} needs a cluster: rabbit or galera")

@@ -146,15 +146,8 @@ def record(
         stream.c.state if state is None else sa.literal(int(state), sa.SmallInteger)
     )
     text = None if reason is None else reason[:_REASON_MAX]
-    columns = (
-        "stream_id",
-        "change",
-        "state",
-        "trigger_name",
-        "distinguishing_traits",
-        "reason",
-        "at",
-    )
+    columns = ("stream_id", "change", "state", "trigger_name", "distinguishing_traits")
+    fixed = {"reason": text, "at": when}
     unique = sorted(set(stream_ids))
     for start in range(0, len(unique), _CHUNK):
         chunk = unique[start : start + _CHUNK]
@@ -164,30 +157,28 @@ def record(
             logged_state,
             stream.c.trigger_name,
             stream.c.distinguishing_traits,
-            sa.literal(text, sa.Text),
-            sa.literal(when, schema.UTCDateTime()),
         ).where(stream.c.id.in_(chunk), *conditions)
         if conn.dialect.name == "mysql":
             # InnoDB hands an INSERT ... SELECT its ids in growing blocks and
             # drops the unused ones: a permanent hole per statement, which
             # every watcher's cursor would carry for a minute. Rows inserted
             # as VALUES get consecutive ids.
-            found = conn.execute(
-                sa.select(*rows.selected_columns[:5]).where(
-                    stream.c.id.in_(chunk), *conditions
-                )
-            ).all()
+            found = conn.execute(rows).all()
             if found:
-                fixed = {"reason": text, "at": when}
                 conn.execute(
                     log.insert(),
-                    [
-                        {**dict(zip(columns[:5], r, strict=True)), **fixed}
-                        for r in found
-                    ],
+                    [{**dict(zip(columns, r, strict=True)), **fixed} for r in found],
                 )
         else:
-            conn.execute(log.insert().from_select(columns, rows))
+            conn.execute(
+                log.insert().from_select(
+                    [*columns, "reason", "at"],
+                    rows.add_columns(
+                        sa.literal(text, sa.Text),
+                        sa.literal(when, schema.UTCDateTime()),
+                    ),
+                )
+            )
 
 
 def update_logged(

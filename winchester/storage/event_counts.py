@@ -152,11 +152,12 @@ def subtract_event_counts(
         lowered: list[dict[str, Any]] = []
         left = {k: counts[k] for k in chunk}
         for type_id, span, bucket, slot, n in rows:
-            wanted = left.get((type_id, span, _floor(bucket, span)), 0)
+            bucket_key = (type_id, span, _floor(bucket, span))  # aware, as keys
+            wanted = left.get(bucket_key, 0)
             if wanted <= 0 or n <= 0:
                 continue
             take = min(n, wanted)
-            left[(type_id, span, _floor(bucket, span))] = wanted - take
+            left[bucket_key] = wanted - take
             if take == n:
                 gone.append((type_id, span, bucket, slot))
             else:
@@ -200,28 +201,13 @@ def _sum(
     return sa.select(sa.func.coalesce(sa.func.sum(table.c.n), 0)).where(*where)
 
 
-def _scan(
-    type_ids: Sequence[int] | None,
-    after: datetime | None,
-    before: datetime | None,
-    *,
-    until: datetime | None = None,
-    since: datetime | None = None,
-) -> Any:
-    """``COUNT(*)`` of events in a short range, through the event indexes:
-    ``after < generated < before`` or ``since <= generated <= until``."""
+def _scan(type_ids: Sequence[int] | None, *bounds: Any) -> Any:
+    """``COUNT(*)`` of events in a short range (``bounds``: conditions on
+    ``generated``), through the event indexes."""
     event = schema.event
-    where = []
+    where = list(bounds)
     if type_ids is not None:
         where.append(_type_clause(event.c.event_type_id, type_ids))
-    if after is not None:
-        where.append(event.c.generated > after)
-    if before is not None:
-        where.append(event.c.generated < before)
-    if since is not None:
-        where.append(event.c.generated >= since)
-    if until is not None:
-        where.append(event.c.generated <= until)
     return sa.select(sa.func.count()).select_from(event).where(*where)
 
 
@@ -243,24 +229,29 @@ def count_by_type(
     """Events of ``type_ids`` (None: every type) with ``after < generated <=
     until`` (either bound may be None): the hour rows for whole hours, minute
     rows for whole minutes at the ends, the index for the rest - one query."""
+    generated = schema.event.c.generated
+    # The seconds at each end that no whole minute covers: after < g < lo_m,
+    # hi_m <= g <= until.
+    head = [] if after is None else [generated > after]
+    tail = [] if until is None else [generated <= until]
     parts: list[Any] = []
     lo_h, hi_h = _next(after, HOUR), None if until is None else _floor(until, HOUR)
     lo_m, hi_m = _next(after, MINUTE), None if until is None else _floor(until, MINUTE)
     if lo_h is not None and hi_h is not None and lo_h >= hi_h:
         if lo_m is not None and hi_m is not None and lo_m >= hi_m:
-            parts.append(_scan(type_ids, after, None, until=until))
+            parts.append(_scan(type_ids, *head, *tail))
         else:
             parts.append(_sum(type_ids, MINUTE, lo_m, hi_m))
-            parts.append(_scan(type_ids, after, lo_m))
-            parts.append(_scan(type_ids, None, None, since=hi_m, until=until))
+            parts.append(_scan(type_ids, *head, generated < lo_m))
+            parts.append(_scan(type_ids, generated >= hi_m, *tail))
     else:
         parts.append(_sum(type_ids, HOUR, lo_h, hi_h))
         if after is not None:
             parts.append(_sum(type_ids, MINUTE, lo_m, lo_h))
-            parts.append(_scan(type_ids, after, lo_m))
+            parts.append(_scan(type_ids, *head, generated < lo_m))
         if until is not None:
             parts.append(_sum(type_ids, MINUTE, hi_h, hi_m))
-            parts.append(_scan(type_ids, None, None, since=hi_m, until=until))
+            parts.append(_scan(type_ids, generated >= hi_m, *tail))
     total: Any = parts[0].scalar_subquery()
     for part in parts[1:]:
         total = total + part.scalar_subquery()

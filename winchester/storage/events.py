@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -132,10 +133,6 @@ class _PyMySQLInsert:
         return self.conn.exec_driver_sql(sql).all()
 
 
-def _message_id(row: dict[str, Any]) -> str:
-    return str(row["message_id"])
-
-
 def insert_events(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
@@ -151,7 +148,7 @@ def insert_events(
     one order and wait for each other instead of deadlocking again and again.
     """
     table = schema.event
-    rows = sorted(rows, key=_message_id)
+    rows = sorted(rows, key=itemgetter("message_id"))
     new: dict[str, int] = {}
     statements = 0
     if conn.dialect.name == "postgresql":
