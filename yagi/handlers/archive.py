@@ -68,6 +68,21 @@ def process_folder_name() -> str:
     return f"{host}-{os.getpid()}"
 
 
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (of any user)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except (OverflowError, OSError):
+        return False
+    return True
+
+
 def _free_space(folder: Path) -> str:
     try:
         free = shutil.disk_usage(folder).free
@@ -96,13 +111,13 @@ class ArchiveHandler(YagiHandler):
         if "<pid>" in template:
             working = Path(template.replace("<pid>", str(os.getpid())))
             siblings = Path(template.replace("<pid>", "*"))
-            sibling_re = re.escape(siblings.name).replace(r"\*", r"\d+")
+            sibling_re = re.escape(siblings.name).replace(r"\*", r"(\d+)")
         else:
             base = Path(template)
             working = base / process_folder_name()
             host = working.name.rsplit("-", 1)[0]
             siblings = base / f"{host}-*"
-            sibling_re = re.escape(host) + r"-\d+"
+            sibling_re = re.escape(host) + r"-(\d+)"
         fmt = settings.get("format") or _FORMATS.get(
             settings.get("roll_manager", ""), "json"
         )
@@ -170,17 +185,22 @@ class ArchiveHandler(YagiHandler):
         """Finish the files of working folders whose process died.
 
         Folders are per process, so a restarted consumer gets a new one; the
-        dead process's folder would keep its unfinished file. Any folder of the
-        pattern whose lock nobody holds is recovered now; one held by a live
-        process is left alone.
+        dead process's folder would keep its unfinished file. A folder of the
+        pattern is recovered now when the process its name ends in is gone and
+        nobody holds its lock. The process check comes first: a sibling started
+        a moment ago has made its folder but may not hold the lock yet, and
+        taking (then deleting) the folder under it would kill it. A folder whose
+        pid another process has since taken waits for a later start.
         """
         matches = re.compile(name_re + r"(-rejects)?\Z").match
         for folder in sorted(pattern.parent.glob(pattern.name)):
             rejects_folder = folder.name.endswith("-rejects")
+            named = matches(folder.name)
             if (
                 not folder.is_dir()
-                or matches(folder.name) is None
+                or named is None
                 or folder in (ours, ours.with_name(ours.name + "-rejects"))
+                or _running(int(named.group(1)))
             ):
                 continue
             if not cls._recover_folder(

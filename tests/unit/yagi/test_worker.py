@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -250,3 +252,28 @@ def test_working_folders_per_process_and_recovery_of_older_layouts(
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_sibling_folder_is_recovered_only_once_its_process_is_gone(
+    world: dict[str, Any],
+) -> None:
+    # A sibling started a moment ago has made its folder but holds no lock yet:
+    # taking and deleting that folder would kill it on its first write.
+    with subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"]
+    ) as live:
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        young = world["tmp"] / f"work-{live.pid}"
+        abandoned = world["tmp"] / f"work-{dead.pid}"
+        young.mkdir()
+        abandoned.mkdir()
+        try:
+            worker = YagiWorker(yagi_config.load([world["conf"]]))
+            for chain in worker.chains.values():
+                for handler in chain.handlers:
+                    handler.close()
+            assert young.is_dir() and not (young / ".lock").exists()
+            assert not abandoned.exists()
+        finally:
+            live.kill()
