@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from distiller.compiled import TraitsExtractor, compile_traits
 from distiller.convert import CONVERTERS, TraitConversionError, to_text
 from distiller.event import TraitType, TraitValue
 from distiller.jsonpath import JSONPathError, compile_union
@@ -101,7 +102,7 @@ def ceilometer_rewrite(head: str) -> str:
 class TraitDefinition:
     """One compiled trait: name, type and the function that extracts it."""
 
-    __slots__ = ("extract", "name", "plugin", "trait_type")
+    __slots__ = ("_path", "apply_plugin", "extract", "name", "plugin", "trait_type")
 
     def __init__(
         self,
@@ -116,29 +117,50 @@ class TraitDefinition:
         self.trait_type = trait_type
         self.plugin = plugin
         path = compile_union(fields, rewrite=rewrite)
-        self.extract: Extractor = _make_extractor(
-            path.first, path.matches, trait_type, plugin
+        self._path = path
+        #: The plugin's value of a match list, converted (None: no plugin).
+        self.apply_plugin: Callable[[list[tuple[str, Any]]], TraitValue | None] | None
+        self.apply_plugin = (
+            None if plugin is None else _plugin_applier(plugin, CONVERTERS[trait_type])
         )
+        self.extract: Extractor = _make_extractor(
+            path.first, path.matches, trait_type, self.apply_plugin
+        )
+
+    def key_chains(self) -> list[tuple[str, ...]] | None:
+        """The keys of each alternative of the fields when every one is a chain
+        of plain keys (what :mod:`distiller.compiled` inlines), else None."""
+        return self._path.key_chains()
+
+
+def _plugin_applier(
+    plugin: Callable[[list[tuple[str, Any]]], Any],
+    convert: Callable[[Any], TraitValue | None],
+) -> Callable[[list[tuple[str, Any]]], TraitValue | None]:
+    def apply_plugin(found: list[tuple[str, Any]]) -> TraitValue | None:
+        try:
+            value = plugin(found)
+        except Exception as exc:
+            raise TraitConversionError(
+                f"plugin failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return None if value is None else convert(value)
+
+    return apply_plugin
 
 
 def _make_extractor(
     first: Callable[[Any], Any],
     matches: Callable[[Any], list[tuple[str, Any]]],
     trait_type: TraitType,
-    plugin: Callable[[list[tuple[str, Any]]], Any] | None,
+    apply_plugin: Callable[[list[tuple[str, Any]]], TraitValue | None] | None,
 ) -> Extractor:
     convert = CONVERTERS[trait_type]
-    if plugin is not None:
-        plugin_fn = plugin
+    if apply_plugin is not None:
+        plugin_fn = apply_plugin
 
         def extract_with_plugin(body: dict[str, Any]) -> TraitValue | None:
-            try:
-                value = plugin_fn(matches(body))
-            except Exception as exc:
-                raise TraitConversionError(
-                    f"plugin failed: {type(exc).__name__}: {exc}"
-                ) from exc
-            return None if value is None else convert(value)
+            return plugin_fn(matches(body))
 
         return extract_with_plugin
     if trait_type is TraitType.TEXT:
@@ -165,6 +187,7 @@ class EventDefinition:
         "_exclude",
         "_include",
         "event_types",
+        "extract_traits",
         "index",
         "is_catchall",
         "traits",
@@ -183,6 +206,7 @@ class EventDefinition:
         self._include = _glob_regex(includes)
         self._exclude = _glob_regex(excludes)
         self.traits = tuple(traits)
+        self.extract_traits: TraitsExtractor = compile_traits(self.traits)
 
     def matches(self, event_type: str) -> bool:
         """True when ``event_type`` matches an include glob and no exclude glob."""

@@ -47,9 +47,8 @@ from typing import Any
 
 import orjson
 
-from distiller.convert import TraitConversionError
 from distiller.definitions import EventDefinition, build_definitions, load_definitions
-from distiller.event import Event, TraitValue
+from distiller.event import Event
 from stacktach.exceptions import PermanentError, TimestampError
 from stacktach.timeutils import parse_timestamp
 
@@ -233,15 +232,10 @@ class Distiller:
         if definition is None:
             stats.unmatched += 1
             return None
-        traits: dict[str, TraitValue] = {}
-        for trait in definition.traits:
-            try:
-                value = trait.extract(body)
-            except TraitConversionError as exc:
-                self._trait_error(event_type, message_id, trait.name, str(exc))
-                continue
-            if value is not None:
-                traits[trait.name] = value
+        traits, failed = definition.extract_traits(body)
+        if failed is not None:
+            for name, reason in failed:
+                self._trait_error(event_type, message_id, name, reason)
         stats.distilled += 1
         return Event(event_type, message_id, timestamp, traits)
 

@@ -502,6 +502,17 @@ class Path:
             found.extend(_walk(steps, 0, root, ""))
         return found
 
+    def key_chains(self) -> list[tuple[str, ...]] | None:
+        """Each alternative's keys when every one is a chain of plain keys."""
+        chains = []
+        for steps in self._alternatives:
+            if not all(isinstance(step, _Field) for step in steps):
+                return None
+            chains.append(
+                tuple(step.name for step in steps if isinstance(step, _Field))
+            )
+        return chains
+
     def __repr__(self) -> str:
         return f"Path({self.text!r})"
 
