@@ -10,8 +10,9 @@ trait list instead, and compiles it once per definition:
   ``payload.image_meta``) is looked up once, at the top;
 * a trait whose alternatives are all plain key chains becomes inline
   ``dict.get`` calls, the first non-null one winning, as :class:`Path.first`;
-* text that is already a string and integers in range are stored as they are;
-  other values go through the trait type's converter;
+* text that is already a string and integers in range are stored as they are,
+  a timestamp string converted before as its earlier value; other values go
+  through the trait type's converter;
 * any other trait (a filter, a wildcard, an extension, a plugin) calls its own
   extractor, unchanged.
 
@@ -26,7 +27,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from distiller.convert import CONVERTERS, INT64_MAX, INT64_MIN, TraitConversionError
+from distiller.convert import (
+    CONVERTERS,
+    INT64_MAX,
+    INT64_MIN,
+    TraitConversionError,
+    cached_datetime,
+)
 from distiller.event import TraitType, TraitValue
 
 if TYPE_CHECKING:
@@ -48,6 +55,7 @@ class _Writer:
             "_dict": dict,
             "_str": str,
             "_int": int,
+            "_cached": cached_datetime,
         }
         self._objects: dict[tuple[str, ...], str] = {(): "body"}
 
@@ -126,15 +134,18 @@ def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
         for keys in others:
             body.append(f"    if v is None: v = {writer.lookup(keys)}")
         convert = writer.constant(CONVERTERS[trait.trait_type], "c")
+        stored = "v"
         if trait.trait_type is TraitType.TEXT:
             fast = "v.__class__ is _str"
         elif trait.trait_type is TraitType.INT:
             fast = f"v.__class__ is _int and {INT64_MIN} <= v <= {INT64_MAX}"
+        elif trait.trait_type is TraitType.DATETIME:
+            fast, stored = "v.__class__ is _str and (d := _cached(v)) is not None", "d"
         else:
             fast = "False"
         body += [
             "    if v is not None:",
-            f"        if {fast}: t[{name}] = v",
+            f"        if {fast}: t[{name}] = {stored}",
             "        else:",
             "            try:",
             f"                v = {convert}(v)",

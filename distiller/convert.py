@@ -97,6 +97,8 @@ def to_float(value: Any) -> TraitValue | None:
 #: period... repeat in every notification about it (datetimes are immutable).
 _PARSED: dict[str, TraitValue] = {}
 _PARSED_SIZE = 50_000
+#: A timestamp string's value if it was converted before, else None.
+cached_datetime: Callable[[str], TraitValue | None] = _PARSED.get
 
 
 def to_datetime(value: Any) -> TraitValue | None:

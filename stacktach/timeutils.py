@@ -51,7 +51,22 @@ def parse_timestamp(value: str) -> datetime:
         raise TimestampError(
             f"timestamp must be a string, got {type(value).__name__} {value!r}"
         )
-    # Fast path: the common oslo format, validated by the regex (fromisoformat
+    # Fastest path: oslo's own format, 'YYYY-MM-DD HH:MM:SS.ffffff' (or with a
+    # T), UTC by convention. The separators are checked here and the digits by
+    # fromisoformat; the offset appended makes it aware (timezone.utc itself)
+    # for a fraction of what datetime.replace(tzinfo=...) costs.
+    if (
+        len(value) == 26
+        and value[19] == "."
+        and value[10] in " T"
+        and value[4] == value[7] == "-"
+        and value[13] == value[16] == ":"
+    ):
+        try:
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            pass  # not a time after all: the path below says why
+    # Fast path: the other ISO forms, validated by the regex (fromisoformat
     # alone would accept any separator character).
     if _EXTENDED.match(value) is not None:
         text = value

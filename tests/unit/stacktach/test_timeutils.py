@@ -14,6 +14,8 @@ ACCEPTED = [
     ("2015-07-01T12:00:00.000000", datetime(2015, 7, 1, 12, tzinfo=UTC)),
     ("2014-05-01T00:45:00Z", datetime(2014, 5, 1, 0, 45, tzinfo=UTC)),
     ("2014-05-01T00:45:00.5Z", datetime(2014, 5, 1, 0, 45, 0, 500000, UTC)),
+    # oslo's length, but an offset: not the UTC fast path's
+    ("2014-05-01 02:45:00.8+0200", datetime(2014, 5, 1, 0, 45, 0, 800000, UTC)),
     # offsets are converted to UTC
     ("2014-05-01T02:45:00+02:00", datetime(2014, 5, 1, 0, 45, tzinfo=UTC)),
     ("2014-05-01T02:45:00+0200", datetime(2014, 5, 1, 0, 45, tzinfo=UTC)),
@@ -31,6 +33,10 @@ REJECTED = [
     "2014-05-3107: 19: 43.463101",
     "2015-01-30T16: 38: 43.233621",
     "2014-05-15X10:24:56",  # fromisoformat alone would accept any separator
+    "2014-05-15X10:24:56.335612",
+    "2014-05-15 10:24:56,335612",
+    "2014-05-15 1\u0663:24:56.335612",  # a digit, but not an ASCII one
+    "2014-05-15 10:24:56.33561 ",
     "2011-W01-2",  # ISO week date: not a notification timestamp
     "2014-13-01T00:00:00",  # no month 13
     "2014-02-30",
