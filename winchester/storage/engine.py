@@ -305,10 +305,19 @@ def connect(
     return engine
 
 
+def server_version(dbapi_connection: Any) -> str:
+    """The server's version string (``10.11.6-MariaDB-...``) of a MySQL driver's
+    connection: PyMySQL's attribute, or MySQLdb's (mysqlclient's) method."""
+    version = getattr(dbapi_connection, "server_version", None)
+    if version is None and hasattr(dbapi_connection, "get_server_info"):
+        version = dbapi_connection.get_server_info()
+    return str(version or "")
+
+
 def _tune_mysql(engine: Engine, limits: Timeouts) -> None:
     @sa_event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        server = str(getattr(dbapi_connection, "server_version", "") or "")
+        server = server_version(dbapi_connection)
         statements = [f"SET SESSION sql_mode = '{MYSQL_SQL_MODE}'"]
         if limits.lock:
             statements.append(

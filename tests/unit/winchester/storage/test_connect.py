@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from stacktach.exceptions import ConfigError
 from winchester.config.settings import WinchesterSettings
 from winchester.storage import engine as engine_module
-from winchester.storage.engine import Timeouts, check_url, connect
+from winchester.storage.engine import Timeouts, check_url, connect, server_version
 
 
 def test_mysql_urls_of_the_original_use_pymysql(
@@ -105,3 +105,16 @@ def test_postgresql_statement_and_lock_timeouts() -> None:
     params = connect_params(engine)
     assert params["connect_timeout"] == 5
     assert params["options"] == "-c statement_timeout=2000 -c lock_timeout=1000"
+
+
+def test_the_server_version_is_read_from_either_mysql_driver() -> None:
+    class PyMySQLConnection:
+        server_version = "10.11.6-MariaDB-0+deb12u1"
+
+    class MySQLdbConnection:  # mysqlclient: a method, no attribute
+        def get_server_info(self) -> str:
+            return "10.11.6-MariaDB-0+deb12u1"
+
+    assert server_version(PyMySQLConnection()) == "10.11.6-MariaDB-0+deb12u1"
+    assert server_version(MySQLdbConnection()) == "10.11.6-MariaDB-0+deb12u1"
+    assert server_version(object()) == ""
