@@ -6,6 +6,8 @@ from typing import Any
 
 from distiller.traitplugin import MatchList, TraitPlugin
 
+_PIECES_SIZE = 10_000
+
 
 class SplitPlugin(TraitPlugin):
     """Split a matched value on ``separator`` and return piece ``segment``.
@@ -30,8 +32,27 @@ class SplitPlugin(TraitPlugin):
         self.separator = separator
         self.segment = segment
         self.max_split = -1 if max_split is None else max_split
+        # The piece of each string seen (publisher ids repeat in every
+        # notification of a host); bounded, emptied when full.
+        self._pieces: dict[str, str | None] = {}
 
     def trait_value(self, match_list: MatchList) -> Any:
+        if len(match_list) == 1:
+            value = match_list[0][1]
+            if value.__class__ is str:
+                try:
+                    return self._pieces[value]
+                except KeyError:
+                    pieces = value.split(self.separator, self.max_split)
+                    piece = (
+                        pieces[self.segment]
+                        if -len(pieces) <= self.segment < len(pieces)
+                        else None
+                    )
+                    if len(self._pieces) >= _PIECES_SIZE:
+                        self._pieces.clear()
+                    self._pieces[value] = piece
+                    return piece
         for _path, value in match_list:
             pieces = str(value).split(self.separator, self.max_split)
             try:

@@ -24,6 +24,15 @@ def test_split_out_of_range_tries_the_next_match_then_gives_nothing() -> None:
     assert plugin.trait_value([]) is None
 
 
+def test_split_gives_the_same_pieces_when_a_value_comes_again() -> None:
+    plugin = SplitPlugin(segment=-2)
+    for _ in range(3):  # the second and third come from its memo
+        assert plugin.trait_value([("p", "compute.host1.example")]) == "host1"
+        assert plugin.trait_value([("p", "single")]) is None
+        assert plugin.trait_value([("p", 12.5)]) == "12"
+        assert plugin.trait_value([("p", "single"), ("q", "x.y")]) == "x"
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"separator": ""}, {"segment": "1"}, {"max_split": 1.5}, {"segment": True}],
