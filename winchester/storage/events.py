@@ -34,6 +34,9 @@ from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
+from pymysql.constants.SERVER_STATUS import (
+    SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
+)
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
@@ -101,6 +104,28 @@ def _postgresql_insert(conn: Connection) -> str:
     return _PG_INSERT[0]
 
 
+def quote_text(value: str) -> str:
+    """``value`` as a MySQL string literal, with backslash escapes on (not
+    ``NO_BACKSLASH_ESCAPES``): backslash, quote and the control characters
+    PyMySQL escapes, by ``str.replace``. PyMySQL's ``escape`` does the same
+    with ``str.translate`` and a mapping, a dictionary lookup per character:
+    most of the client's time inserting a batch's traits JSON. Double quotes
+    need no escape in a single-quoted literal (JSON is full of them)."""
+    if value.__class__ is not str:
+        raise TypeError(f"quote_text: not a str: {value!r}")
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "'" in value:
+        value = value.replace("'", "\\'")
+    for char, escaped in _CONTROL:
+        if char in value:
+            value = value.replace(char, escaped)
+    return "'" + value + "'"
+
+
+_CONTROL = (("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"), ("\x1a", "\\Z"))
+
+
 class _PyMySQLInsert:
     """MariaDB over PyMySQL: one multi-row ``INSERT ... RETURNING`` literal.
 
@@ -122,10 +147,14 @@ class _PyMySQLInsert:
 
     def run(self, rows: Sequence[dict[str, Any]]) -> Sequence[Any]:
         escape = self.escape
+        dbapi = self.conn.connection.dbapi_connection
+        text = escape
+        if not getattr(dbapi, "server_status", 0) & NO_BACKSLASH_ESCAPES:
+            text = quote_text  # the same literal, several times faster
         values = ",".join(
             [
-                f"({escape(row['message_id'])},{int(row['event_type_id'])},"
-                f"{escape(_naive_utc(row['generated']))},{escape(row['traits'])})"
+                f"({text(row['message_id'])},{int(row['event_type_id'])},"
+                f"{escape(_naive_utc(row['generated']))},{text(row['traits'])})"
                 for row in rows
             ]
         )

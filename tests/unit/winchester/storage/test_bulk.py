@@ -137,6 +137,29 @@ def test_events_are_stored_exactly_and_duplicates_skipped(engine: Engine) -> Non
     assert stored["m-4"].generated == T0 + timedelta(seconds=1)
 
 
+def test_every_character_a_literal_escapes_comes_back_as_it_went(
+    engine: Engine,
+) -> None:
+    # MariaDB's event insert quotes text itself (quote_text), not the driver.
+    special = "' \\ \" \n \r \x1a % %s %(x)s \\' '' \\\\ é 字 😀"
+    if engine.dialect.name == "mysql":
+        special += " \0"  # PostgreSQL's text cannot hold NUL
+    rows = [
+        {"message_id": f"m-{k}-{special[:k]}", "event_type_id": 1, "generated": T0,
+         "traits": special * k}
+        for k in range(1, 12)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        new, _ = events.insert_events(conn, rows)
+    table = schema.event
+    with engine.connect() as conn:
+        query = sa.select(table.c.message_id, table.c.traits)
+        stored = {row.message_id: row.traits for row in conn.execute(query)}
+    assert set(new) == set(stored) == {row["message_id"] for row in rows}
+    assert stored == {row["message_id"]: row["traits"] for row in rows}
+    assert events.quote_text("a'b\\c\"d\x00") == "'a\\'b\\\\c\"d\\0'"
+
+
 def test_an_over_long_message_id_is_an_error_not_truncated(engine: Engine) -> None:
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite keeps any length (ingest's limits refuse it before)")
