@@ -9,7 +9,10 @@ Repeats every notification of ../shared/corpus/*.jsonl until there are at least
   distiller pays), and
 * ``Distiller.distill_json`` of every line (JSON decoding included).
 
-``ratio`` is ``per_s / orjson_loads_per_s``.
+The three are timed back to back in each of ``--runs`` rounds; the rates are
+each one's best round, and ``ratio`` is the median over the rounds of
+distilling's rate over ``orjson.loads``'s in the same round (rounds side by
+side compare like with like on a noisy machine).
 
 Prints a human summary, then a final JSON line::
 
@@ -25,8 +28,10 @@ import argparse
 import gc
 import json
 import os
+import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,15 +57,12 @@ def corpus_lines(minimum: int) -> list[bytes]:
     return (lines * repeats)[: max(minimum, len(lines))]
 
 
-def best_of(runs: int, func: object) -> float:
-    """The fastest of ``runs`` timings of ``func()`` (least disturbed by noise)."""
-    best = float("inf")
-    for _ in range(runs):
-        gc.collect()
-        started = time.perf_counter()
-        func()  # type: ignore[operator]
-        best = min(best, time.perf_counter() - started)
-    return best
+def timed(func: Callable[[], None]) -> float:
+    """Seconds of one ``func()`` call, after a full collection."""
+    gc.collect()
+    started = time.perf_counter()
+    func()
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -70,7 +72,10 @@ def main() -> None:
         "--definitions", default=str(CORPUS / "config" / "event_definitions.yaml")
     )
     parser.add_argument(
-        "--runs", type=int, default=5, help="timed runs; the best counts"
+        "--runs",
+        type=int,
+        default=7,
+        help="timed rounds (rates: the best; ratio: their median)",
     )
     args = parser.parse_args()
 
@@ -104,9 +109,17 @@ def main() -> None:
                 events += 1
         counts.update(events=events, unmatched=unmatched, rejected=rejected)
 
-    json_seconds = best_of(args.runs, decode_all)
-    orjson_seconds = best_of(args.runs, orjson_all)
-    distill_seconds = best_of(args.runs, distill_all)
+    # Interleaved rounds: each round times all three back to back, so a ratio
+    # compares runs under the same machine conditions (sequential best-of
+    # runs paired a lucky orjson window with an unlucky distiller one).
+    rounds = [
+        (timed(decode_all), timed(orjson_all), timed(distill_all))
+        for _ in range(args.runs)
+    ]
+    json_seconds = min(r[0] for r in rounds)
+    orjson_seconds = min(r[1] for r in rounds)
+    distill_seconds = min(r[2] for r in rounds)
+    ratio = statistics.median(r[1] / r[2] for r in rounds)
     n = len(lines)
     result = {
         "bench": "distill",
@@ -114,7 +127,7 @@ def main() -> None:
         "per_s": round(n / distill_seconds),
         "json_loads_per_s": round(n / json_seconds),
         "orjson_loads_per_s": round(n / orjson_seconds),
-        "ratio": round(orjson_seconds / distill_seconds, 3),
+        "ratio": round(ratio, 3),
         "events": counts["events"],
         "unmatched": counts["unmatched"],
         "rejected": counts["rejected"],
@@ -126,7 +139,8 @@ def main() -> None:
         f"(json.loads alone: {result['json_loads_per_s']:,}/s, orjson.loads alone: "
         f"{result['orjson_loads_per_s']:,}/s, ratio {result['ratio']}); "
         f"{counts['events']} events, {counts['unmatched']} unmatched, "
-        f"{counts['rejected']} rejected; best of {args.runs} runs",
+        f"{counts['rejected']} rejected; best of {args.runs} rounds, "
+        "ratio their median",
         flush=True,
     )
     print(json.dumps(result), flush=True)
