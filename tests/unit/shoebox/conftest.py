@@ -26,6 +26,9 @@ BODIES = [
     "unicode \u00e9\u2028 text".encode(),
     b"\xff\xfe\x00binary",
     b"",
+    b'{"huge": 1e400}',  # out of a double's range: not strict JSON
+    b'{"lone": "\\ud800"}',  # a lone surrogate escape
+    b"[" * 1100 + b"]" * 1100,  # deeper than a parser will go
 ]
 
 

@@ -47,6 +47,9 @@ def test_json_lines_are_one_record_each_and_parse_as_json() -> None:
         "body",
         "body_b64",
         "body",
+        "body",
+        "body",
+        "body",
     ]
     assert json.loads(lines[0])["notification"]["message_id"] == "m-1"
     assert lines[0] == (
