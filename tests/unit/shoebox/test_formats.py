@@ -68,6 +68,23 @@ def test_json_reads_the_original_bare_notification_lines(tmp_path: Path) -> None
     ]
 
 
+def test_json_reads_bodies_an_older_writer_embedded() -> None:
+    # It checked bodies with Python's parser, which takes these; orjson does not.
+    fmt = JsonFormat()
+    for body in (b'{"huge": 1e400}', b'{"lone": "\\ud800"}', b"[" * 900 + b"]" * 900):
+        line = b'{"metadata":{"queue":"q"},"notification":' + body + b"}\n"
+        assert fmt.decode_line(line, "old.json", 1) == Record(body, {"queue": "q"})
+
+
+def test_json_embeds_a_body_only_as_deep_as_its_line_can_be_read() -> None:
+    fmt = JsonFormat()
+    for depth, shape in ((1023, "notification"), (1024, "body")):
+        body = b"[" * depth + b"]" * depth
+        line = fmt.encode(Record(body, {}))
+        assert line.startswith(b'{"metadata":{},"' + shape.encode())
+        assert fmt.decode_line(line, "x.json", 1) == Record(body, {})
+
+
 def test_json_reports_the_line_of_a_bad_record(tmp_path: Path) -> None:
     fmt = JsonFormat()
     path = tmp_path / "x.json"
