@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO
 
 from sandbox.layout import Layout
+from stacktach.processes import pid_exists
 
 __all__ = [
     "SESSION",
@@ -72,12 +73,8 @@ def screen_available() -> bool:
 
 def _alive(pid: int, root: Path) -> bool:
     """True when ``pid`` runs, and (where /proc tells) runs in ``root``."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_exists(pid):
         return False
-    except PermissionError:
-        return True
     try:
         with open(f"/proc/{pid}/stat") as stat:
             if stat.read().rsplit(")", 1)[-1].split()[0] == "Z":

@@ -49,6 +49,7 @@ from typing import Any
 
 import shoebox
 from stacktach.exceptions import ConfigError, RecoverableError
+from stacktach.processes import pid_exists
 from stacktach.timeutils import format_timestamp
 from yagi.config import ConsumerConfig, YagiConfig, shoebox_number
 from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
@@ -66,21 +67,6 @@ def process_folder_name() -> str:
     """``<host>-<pid>``: this process's working folder under the configured one."""
     host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()) or "host"
     return f"{host}-{os.getpid()}"
-
-
-def _running(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (of any user)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except (OverflowError, OSError):
-        return False
-    return True
 
 
 def _free_space(folder: Path) -> str:
@@ -200,7 +186,7 @@ class ArchiveHandler(YagiHandler):
                 not folder.is_dir()
                 or named is None
                 or folder in (ours, ours.with_name(ours.name + "-rejects"))
-                or _running(int(named.group(1)))
+                or pid_exists(int(named.group(1)))
             ):
                 continue
             if not cls._recover_folder(
