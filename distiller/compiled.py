@@ -92,6 +92,19 @@ class _Writer:
         return f"({above}.get({key!r}) if {above} is not None else None)"
 
 
+def _guarded(call: str, name: str, indent: str) -> list[str]:
+    """Lines storing ``call``'s value as trait ``name`` (unless None), or
+    noting its conversion failure."""
+    return [
+        f"{indent}try:",
+        f"{indent}    v = {call}",
+        f"{indent}except TraitConversionError as exc:",
+        f"{indent}    failed = (failed or []) + [({name}, _str(exc))]",
+        f"{indent}else:",
+        f"{indent}    if v is not None: t[{name}] = v",
+    ]
+
+
 def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
     """The generated extractor of ``traits`` (see the module's description)."""
     writer = _Writer()
@@ -109,25 +122,11 @@ def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
                     f"    v = {writer.lookup(keys)}",
                     f"    if v is not None: m.append(({'.'.join(keys)!r}, v))",
                 ]
-            body += [
-                "    try:",
-                f"        v = {apply}(m)",
-                "    except TraitConversionError as exc:",
-                f"        failed = (failed or []) + [({name}, _str(exc))]",
-                "    else:",
-                f"        if v is not None: t[{name}] = v",
-            ]
+            body += _guarded(f"{apply}(m)", name, "    ")
             continue
         if chains is None:
             extract = writer.constant(trait.extract, "x")
-            body += [
-                "    try:",
-                f"        v = {extract}(body)",
-                "    except TraitConversionError as exc:",
-                f"        failed = (failed or []) + [({name}, _str(exc))]",
-                "    else:",
-                f"        if v is not None: t[{name}] = v",
-            ]
+            body += _guarded(f"{extract}(body)", name, "    ")
             continue
         first, *others = chains
         body.append(f"    v = {writer.lookup(first)}")
@@ -147,12 +146,7 @@ def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
             "    if v is not None:",
             f"        if {fast}: t[{name}] = {stored}",
             "        else:",
-            "            try:",
-            f"                v = {convert}(v)",
-            "            except TraitConversionError as exc:",
-            f"                failed = (failed or []) + [({name}, _str(exc))]",
-            "            else:",
-            f"                if v is not None: t[{name}] = v",
+            *_guarded(f"{convert}(v)", name, "            "),
         ]
     source = "\n".join(
         [

@@ -37,26 +37,23 @@ class SplitPlugin(TraitPlugin):
         self._pieces: dict[str, str | None] = {}
 
     def trait_value(self, match_list: MatchList) -> Any:
-        if len(match_list) == 1:
-            value = match_list[0][1]
-            if value.__class__ is str:
-                try:
-                    return self._pieces[value]
-                except KeyError:
-                    pieces = value.split(self.separator, self.max_split)
-                    piece = (
-                        pieces[self.segment]
-                        if -len(pieces) <= self.segment < len(pieces)
-                        else None
-                    )
-                    if len(self._pieces) >= _PIECES_SIZE:
-                        self._pieces.clear()
-                    self._pieces[value] = piece
-                    return piece
         for _path, value in match_list:
-            pieces = str(value).split(self.separator, self.max_split)
-            try:
-                return pieces[self.segment]
-            except IndexError:
-                continue
+            piece = self._piece(str(value))
+            if piece is not None:
+                return piece
         return None
+
+    def _piece(self, text: str) -> str | None:
+        """Piece ``segment`` of ``text``, None when it has no such piece."""
+        try:
+            return self._pieces[text]
+        except KeyError:
+            pass
+        pieces = text.split(self.separator, self.max_split)
+        piece = (
+            pieces[self.segment] if -len(pieces) <= self.segment < len(pieces) else None
+        )
+        if len(self._pieces) >= _PIECES_SIZE:
+            self._pieces.clear()
+        self._pieces[text] = piece
+        return piece
