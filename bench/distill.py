@@ -78,6 +78,8 @@ def main() -> None:
         help="timed rounds (rates: the best; ratio: their median)",
     )
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, got {args.runs}")
 
     lines = corpus_lines(args.notifications)
     distiller = Distiller.from_file(args.definitions)
