@@ -12,7 +12,7 @@ import falcon
 
 from quince.context import QuinceContext
 from quince.params import get_datetime, get_limit, get_mark, get_text, get_traits
-from quince.shapes import event_json
+from quince.shapes import event_json, event_text_json
 from winchester.storage import queries
 from winchester.storage.queries import EventFilter
 
@@ -42,10 +42,9 @@ class EventList:
         mark = get_mark(req)
         limit = get_limit(req, self.ctx.max_limit)
         found = self.ctx.read(
-            lambda conn: queries.list_events(conn, flt, mark=mark, limit=limit)
+            lambda conn: queries.list_events_json(conn, flt, mark=mark, limit=limit)
         )
-        ascending = mark is not None and mark.ascending
-        resp.media = [event_json(e, ascending) for e in found]
+        resp.media = [event_text_json(e) for e in found]
 
 
 class EventCount:

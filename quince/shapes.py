@@ -24,14 +24,31 @@ from typing import Any
 import orjson
 
 from stacktach import jsonutil
-from winchester.storage.queries import StoredEvent, StoredStream
+from winchester.storage.queries import EventText, StoredEvent, StoredStream
 
-__all__ = ["dumps", "event_bytes", "event_json", "mark_of", "stream_json"]
+__all__ = [
+    "dumps",
+    "event_bytes",
+    "event_json",
+    "event_text_json",
+    "mark_of",
+    "stream_json",
+]
 
 #: The keys the API adds to an event's traits, as they would appear in stored
 #: text (a trait of that name is rare: such an event takes the slow path,
 #: where the added key wins as it always did).
 _ADDED_KEYS = (b'"message_id":', b'"event_type":', b'"timestamp":', b'"_mark":')
+
+
+def _plain(raw: bytes) -> bool:
+    """True when stored traits ``raw`` are an object with none of the added
+    keys (the four searches written out: a generator over them cost more
+    than the splice)."""
+    message_id, event_type, timestamp, mark = _ADDED_KEYS
+    return raw.startswith(b"{") and not (
+        message_id in raw or event_type in raw or timestamp in raw or mark in raw
+    )
 
 
 def mark_of(row_id: int, ascending: bool = False) -> str:
@@ -54,14 +71,14 @@ def event_bytes(event: StoredEvent, ascending: bool = False) -> bytes:
     """An event as the API shows it, as JSON bytes."""
     stored = event.traits_json
     raw = stored.encode() if isinstance(stored, str) else stored
-    head = raw[:-1].rstrip()
-    if not head.startswith(b"{") or any(key in raw for key in _ADDED_KEYS):
+    if not _plain(raw):
         body: dict[str, Any] = dict(event.traits)
         body["message_id"] = event.message_id
         body["event_type"] = event.event_type
         body["timestamp"] = event.generated
         body["_mark"] = mark_of(event.id, ascending)
         return dumps(body)
+    head = raw[:-1].rstrip()
     return b"".join(
         (
             head,
@@ -83,10 +100,27 @@ def event_json(event: StoredEvent, ascending: bool = False) -> orjson.Fragment:
     return orjson.Fragment(event_bytes(event, ascending))
 
 
+def event_text_json(event: EventText) -> orjson.Fragment:
+    """An event the database shaped (:func:`queries.list_events_json`), for a
+    response's media: its stored traits with the added keys spliced in, as
+    :func:`event_bytes` makes them."""
+    stored = event.traits_json
+    raw = stored.encode() if isinstance(stored, str) else stored
+    added = event.added_json.encode()
+    if not _plain(raw):
+        # both pieces are already in the API's encoding: merged as they are,
+        # the added keys win
+        body = orjson.loads(raw)
+        body.update(orjson.loads(b"{" + added[1:]))
+        return orjson.Fragment(orjson.dumps(body))
+    head = raw[:-1].rstrip()
+    return orjson.Fragment(head + (added[1:] if head == b"{" else added))
+
+
 def stream_json(
     stream: StoredStream,
     ascending: bool = False,
-    events: list[StoredEvent] | None = None,
+    events: list[EventText] | None = None,
 ) -> dict[str, Any]:
     """A stream as the API shows it (with ``events`` when given)."""
     body: dict[str, Any] = {
@@ -103,5 +137,5 @@ def stream_json(
     if stream.last_error is not None:  # why it is in error (not in the original)
         body["last_error"] = stream.last_error
     if events is not None:
-        body["events"] = [event_json(e) for e in events]
+        body["events"] = [event_text_json(e) for e in events]
     return body

@@ -98,7 +98,7 @@ class StreamItem:
             stream = queries.stream_by_id(conn, stream_id)
             if stream is None:
                 return None
-            events = queries.stream_events(conn, stream_id) if details else None
+            events = queries.stream_events_json(conn, stream_id) if details else None
             return stream_json(stream, events=events)
 
         body = self.ctx.read(work)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,7 @@ from winchester.storage.values import decode_some_traits, decode_traits, value_h
 
 __all__ = [
     "EventFilter",
+    "EventText",
     "EventTypeSummary",
     "Mark",
     "MetricsSnapshot",
@@ -58,12 +59,14 @@ __all__ = [
     "event_type_summaries",
     "event_type_traits",
     "list_events",
+    "list_events_json",
     "list_streams",
     "list_streams_json",
     "metrics_snapshot",
     "ping",
     "stream_by_id",
     "stream_events",
+    "stream_events_json",
 ]
 
 #: Ids above this are not ids (64-bit signed keys).
@@ -86,6 +89,19 @@ class StoredEvent:
     def traits(self) -> dict[str, Any]:
         """The typed trait mapping (decoded on each access)."""
         return decode_traits(self.traits_json)
+
+
+@dataclass(frozen=True, slots=True)
+class EventText:
+    """One event as the API's JSON, in two pieces of text: its stored traits
+    (``traits_json``, as :class:`StoredEvent`'s) and what the API adds to them,
+    made by the database (``added_json``:
+    ``,"message_id":...,"event_type":...,"timestamp":...,"_mark":"..."}``), so
+    a page converts no column to a Python value."""
+
+    id: int
+    traits_json: str
+    added_json: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +156,37 @@ def _event(row: Any) -> StoredEvent | None:
         return None
     id_, message_id, event_type, generated, traits = row
     return StoredEvent(id_, message_id, event_type, generated, traits)
+
+
+@functools.cache  # built once per dialect and direction
+def _event_text_query(dialect: str, ascending: bool) -> sa.Select[Any]:
+    """The columns of an :class:`EventText`: id, the stored traits, and the
+    keys the API adds, as JSON text made by the database (``_event_query``'s
+    subquery for the type's name, for the same reason)."""
+    event = schema.event
+    name = _event_query().selected_columns[2]
+
+    def lit(text: str) -> Any:
+        return sa.literal(text, sa.Text)
+
+    added = sa.type_coerce(
+        lit(',"message_id":')
+        + _json_text(dialect, event.c.message_id)
+        + lit(',"event_type":')
+        + _json_text(dialect, name)
+        + lit(',"timestamp":')
+        + _json_datetime(dialect, event.c.generated)
+        + lit(',"_mark":"' + ("+" if ascending else ""))
+        + _json_hex(dialect, event.c.id)
+        + lit('"}'),
+        sa.Text,
+    )
+    return sa.select(event.c.id, event.c.traits, added)
+
+
+def _event_text(row: Any) -> EventText:
+    id_, traits, added = row
+    return EventText(id_, traits, added)
 
 
 def event_by_message_id(conn: Connection, message_id: str) -> StoredEvent | None:
@@ -401,16 +448,40 @@ def list_events(
     ``TRAIT_CHUNK`` at a time, then their events by primary key with the other
     filters - two index-driven queries whatever the optimiser's statistics say.
     """
+    return _event_page(conn, flt, mark, limit, _event_query(), _event)
+
+
+def list_events_json(
+    conn: Connection, flt: EventFilter, *, mark: Mark | None = None, limit: int = 200
+) -> list[EventText]:
+    """The page :func:`list_events` returns, each event as :class:`EventText`
+    (the API's ``/v1/events``)."""
+    ascending = mark is not None and mark.ascending
+    columns = _event_text_query(conn.dialect.name, ascending)
+    return _event_page(conn, flt, mark, limit, columns, _event_text)
+
+
+def _event_page(
+    conn: Connection,
+    flt: EventFilter,
+    mark: Mark | None,
+    limit: int,
+    columns: sa.Select[Any],
+    make: Callable[[Any], Any],
+) -> list[Any]:
+    """A page of ``columns`` rows (``event`` alone in FROM) as ``make`` makes
+    them, each with ``id`` and ``traits_json``."""
     found = _event_where(conn, flt)
     if found is None or limit <= 0:
         return []
     where, driver = found
     ascending = mark is not None and mark.ascending
     event = schema.event
+    order = event.c.id.asc() if ascending else event.c.id.desc()
 
     names = [t.name for t in flt.traits]
 
-    def check(item: StoredEvent) -> bool:
+    def check(item: Any) -> bool:
         if not names:
             return True
         traits = decode_some_traits(item.traits_json, names)
@@ -418,31 +489,26 @@ def list_events(
 
     if driver is None:
 
-        def fetch(at: Mark | None, count: int) -> list[StoredEvent]:
+        def fetch(at: Mark | None, count: int) -> list[Any]:
             # The page's ids first (from the filter's index alone, where one
             # covers it), then only their rows: a range of 500 rows sorted
             # for 100 no longer reads 500 rows' traits.
             page = _page(sa.select(event.c.id).where(*where), event.c.id, at, count)
             ids = page.subquery("page")
-            query = (
-                _event_query()
-                .join(ids, ids.c.id == event.c.id)
-                .order_by(event.c.id.asc() if ascending else event.c.id.desc())
-            )
-            return [e for e in map(_event, conn.execute(query)) if e is not None]
+            query = columns.join(ids, ids.c.id == event.c.id).order_by(order)
+            return [e for e in map(make, conn.execute(query)) if e is not None]
 
         return _fill(fetch, check, mark, limit, lambda e: e.id)
 
-    page: list[StoredEvent] = []
+    page: list[Any] = []
     cursor = mark
     while len(page) < limit:
         ids = list(conn.execute(driver.ids(cursor, TRAIT_CHUNK)).scalars())
         if not ids:
             break
-        query = _event_query().where(event.c.id.in_(ids), *where)
-        query = query.order_by(event.c.id.asc() if ascending else event.c.id.desc())
+        query = columns.where(event.c.id.in_(ids), *where).order_by(order)
         page.extend(
-            e for e in map(_event, conn.execute(query)) if e is not None and check(e)
+            e for e in map(make, conn.execute(query)) if e is not None and check(e)
         )
         if len(ids) < TRAIT_CHUNK:
             break
@@ -655,14 +721,28 @@ def count_streams(conn: Connection, flt: StreamFilter) -> int:
 
 def stream_events(conn: Connection, stream_id: int) -> list[StoredEvent]:
     """The events of a stream, oldest first (one query)."""
+    return _stream_events(conn, stream_id, _event_query(), _event)
+
+
+def stream_events_json(conn: Connection, stream_id: int) -> list[EventText]:
+    """The events of a stream, oldest first, as :class:`EventText`."""
+    columns = _event_text_query(conn.dialect.name, False)
+    return _stream_events(conn, stream_id, columns, _event_text)
+
+
+def _stream_events(
+    conn: Connection,
+    stream_id: int,
+    columns: sa.Select[Any],
+    make: Callable[[Any], Any],
+) -> list[Any]:
     link = schema.stream_event
     query = (
-        _event_query()
-        .join(link, link.c.event_id == schema.event.c.id)
+        columns.join(link, link.c.event_id == schema.event.c.id)
         .where(link.c.stream_id == stream_id)
         .order_by(schema.event.c.generated, schema.event.c.id)
     )
-    return [e for e in map(_event, conn.execute(query)) if e is not None]
+    return [e for e in map(make, conn.execute(query)) if e is not None]
 
 
 def delete_stream(conn: Connection, stream_id: int) -> bool:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
+from distiller import Event
 from winchester.clock import FixedClock
 from winchester.ingest import TriggerManager
 from winchester.states import StreamState
@@ -62,8 +63,7 @@ def test_stream_page_json_is_the_api_shape(engine: Engine) -> None:
     typed distinguishing traits, both mark directions, a trait filter."""
     import json
 
-    from quince.app import dumps
-    from quince.shapes import stream_json
+    from quince.shapes import dumps, stream_json
 
     manager = TriggerManager(engine, [DayTrigger(needed=5)], FixedClock(T0))
     manager.add_events(
@@ -98,3 +98,78 @@ def test_stream_page_json_is_the_api_shape(engine: Engine) -> None:
                 ]
                 assert built == expected
                 assert expected or mark is not None
+
+
+def test_event_page_json_is_the_api_shape(engine: Engine) -> None:
+    """The database-built events (``list_events_json``, ``stream_events_json``)
+    equal quince's Python shape of ``list_events`` / ``stream_events`` on this
+    backend: every key and its place, timestamps with and without a fraction,
+    text to escape, traits named like an added key (the added key wins), both
+    mark directions, type and trait filters."""
+    import json
+
+    from quince.shapes import dumps, event_json, event_text_json
+
+    odd_text = 'q"uo\\te \u00e9\n\U0001f600'
+    manager = TriggerManager(engine, [DayTrigger(needed=50)], FixedClock(T0))
+    at = T0.replace(microsecond=250_001)
+    manager.add_events(
+        [event(n, instance=f"i-{n % 3}", at=at + timedelta(hours=n)) for n in range(7)]
+        + [
+            event(10, "compute.instance.exists", instance=odd_text),
+            event(11, "compute.instance.exists", timestamp="a trait", _mark="x"),
+            Event(
+                'odd "type" \u00e9',
+                "msg-12",
+                T0 + timedelta(seconds=12),
+                {"message_id": 7, "event_type": "shadowed"},
+            ),
+            event(13, instance=None, at=T0 - timedelta(seconds=13)),  # no fraction
+        ]
+    )
+
+    def ordered(text: bytes) -> list[tuple[str, object]]:
+        return list(json.loads(text).items())
+
+    filters = [
+        queries.EventFilter(),
+        queries.EventFilter(event_name="compute.instance.exists"),
+        queries.EventFilter(event_name="odd*"),
+        queries.EventFilter(after=T0 + timedelta(hours=2)),
+        queries.EventFilter(traits=(queries.TraitFilter("instance_id", ("i-1",)),)),
+        queries.EventFilter(traits=(queries.TraitFilter("timestamp", ("a trait",)),)),
+    ]
+    seen = 0
+    with engine.connect() as conn:
+        for flt in filters:
+            for mark in (None, queries.Mark(3, ascending=True), queries.Mark(9)):
+                ascending = mark is not None and mark.ascending
+                expected = [
+                    ordered(dumps(event_json(e, ascending)))
+                    for e in queries.list_events(conn, flt, mark=mark, limit=4)
+                ]
+                built = [
+                    ordered(dumps(event_text_json(e)))
+                    for e in queries.list_events_json(conn, flt, mark=mark, limit=4)
+                ]
+                assert built == expected
+                seen += len(built)
+        for stream_id in (1, 2, 3, 4):
+            expected = [
+                ordered(dumps(event_json(e)))
+                for e in queries.stream_events(conn, stream_id)
+            ]
+            built = [
+                ordered(dumps(event_text_json(e)))
+                for e in queries.stream_events_json(conn, stream_id)
+            ]
+            assert built == expected
+            seen += len(built)
+    assert seen > 40
+    # the colliding trait lost to the added key, as it always did
+    with engine.connect() as conn:
+        (odd,) = queries.list_events_json(
+            conn, queries.EventFilter(event_name="odd*"), limit=5
+        )
+    shown = json.loads(dumps(event_text_json(odd)))
+    assert (shown["message_id"], shown["event_type"]) == ("msg-12", 'odd "type" \u00e9')
