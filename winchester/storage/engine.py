@@ -238,9 +238,10 @@ def connect(
     ``timeouts`` bounds every connection (default :class:`Timeouts`).
     ``reads_only`` makes an engine for single-statement reads (the API's): its
     connections autocommit, so a checked-in connection holds no transaction and
-    needs no ``ROLLBACK``, and are not pinged at checkout; a caller retries a
-    read once when it finds its connection dead (``connection_invalidated``).
-    Two round trips fewer per request.
+    needs no ``ROLLBACK`` (none is sent when a use ends either), and are not
+    pinged at checkout; a caller retries a read once when it finds its
+    connection dead (``connection_invalidated``). Three round trips fewer per
+    request.
     """
     parsed = check_url(url)
     limits = timeouts or Timeouts()
@@ -294,6 +295,12 @@ def connect(
         kwargs.update(
             isolation_level="AUTOCOMMIT", pool_pre_ping=False, pool_reset_on_return=None
         )
+        if backend == "mysql":
+            # SQLAlchemy ends each use of a connection with the driver's
+            # rollback(), which an autocommit driver is expected to ignore:
+            # PyMySQL and mysqlclient send ROLLBACK and wait for its answer,
+            # a round trip per API request (psycopg's is a no-op already).
+            kwargs["skip_autocommit_rollback"] = True
     try:
         engine = sa.create_engine(parsed, **kwargs)
     except (ArgumentError, ImportError, TypeError) as exc:
