@@ -28,7 +28,9 @@ counts each latency from its scheduled time.
 
 A URL without a database name gets a fresh database, dropped afterwards
 (``--keep`` keeps it and prints its URL; ``--fill-only`` only fills and keeps
-it; ``--reuse URL`` benchmarks a kept one without filling). Progress goes to
+it; ``--reuse URL`` benchmarks a kept one without filling;
+``--deployed-mariadb DIR`` runs the database on a private MariaDB with the
+ansible db role's settings, ``bench/deployed_mariadb.py``). Progress goes to
 stderr. At the end the SQL of the slowest
 route (and of the count route) is captured in this process by running the same
 request through ``quince.app:create_app`` with a SQLAlchemy cursor listener,
@@ -42,6 +44,7 @@ SQLite ``EXPLAIN QUERY PLAN``). The final line is JSON::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import http.client
 import json
@@ -62,6 +65,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
+from deployed_mariadb import deployed_mariadb  # noqa: E402
 from ingest import CONFIG, database, sample_manager  # noqa: E402
 
 from winchester.storage.engine import connect  # noqa: E402
@@ -498,8 +502,34 @@ def main() -> None:
     parser.add_argument(
         "--fill-only", action="store_true", help="fill, keep the database, say its URL"
     )
+    parser.add_argument(
+        "--deployed-mariadb",
+        metavar="DIR",
+        type=Path,
+        help="run a private MariaDB on data folder DIR with the ansible db role's "
+        "settings (kept for a later run) instead of --db's server; a --reuse "
+        "URL's host and port are replaced by its own",
+    )
     args = parser.parse_args()
 
+    with contextlib.ExitStack() as stack:
+        if args.deployed_mariadb:
+            admin = sa.make_url(
+                stack.enter_context(deployed_mariadb(args.deployed_mariadb))
+            )
+            if args.reuse:
+                args.reuse = (
+                    sa.make_url(args.reuse)
+                    .set(host=admin.host, port=admin.port)
+                    .render_as_string(hide_password=False)
+                )
+            else:
+                args.db = admin.render_as_string(hide_password=False)
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Fill and/or drive, as ``args`` say; the final JSON line."""
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
         if args.reuse:
