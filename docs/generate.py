@@ -70,6 +70,10 @@ API_HELP = {
     "broker_url": "The broker ``/healthcheck`` checks is reachable.",
     "threads": "Threads per gunicorn worker (gthread; ``--threads`` overrides): "
     "each ``/v1/stream`` watcher holds one, four are kept for other requests.",
+    "request_slots": "Ordinary requests (all but ``/v1/stream``) a worker "
+    "process runs at once; the others wait for a slot, off Python's lock. "
+    "Raise it when the database is far away (each request holds its slot "
+    "while it waits for the answers).",
     "sse_heartbeat_seconds": "``/v1/stream``: a heartbeat comment after this "
     "many seconds of silence, so proxies keep the connection.",
     "sse_poll_seconds": "``/v1/stream``: how often each API process reads new "

@@ -32,6 +32,7 @@ from quince.live import LiveStream
 from quince.metrics import Metrics
 from quince.openapi import OpenApi
 from quince.shapes import dumps
+from quince.slots import RequestSlots
 from quince.streams import StreamCount, StreamItem, StreamList
 from stacktach import jsonutil
 from stacktach.exceptions import ConfigError
@@ -116,7 +117,7 @@ def create_app(
     )
 
     app: falcon.App[falcon.Request, falcon.Response] = falcon.App(
-        middleware=[TokenAuth(ctx)]
+        middleware=[TokenAuth(ctx), RequestSlots(settings.api.request_slots)]
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.req_options.keep_blank_qs_values = False

@@ -400,6 +400,9 @@ def _start_cursor(req: falcon.Request) -> Cursor | None:
 class LiveStream:
     """``GET /v1/stream``."""
 
+    #: It holds its thread while it lasts: no request slot (quince.slots).
+    long_lived = True
+
     def __init__(self, ctx: QuinceContext) -> None:
         self.ctx = ctx
         self.hub = Hub(ctx)

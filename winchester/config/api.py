@@ -11,6 +11,7 @@ Every key is optional; the section itself may be left out::
       archive_folder: /var/lib/stacktach/archive   # /v2/archives lists it
       broker_url: amqp://guest:guest@localhost//   # /healthcheck checks it
       threads: 32            # quince-api's default --threads (gthread worker)
+      request_slots: 2       # ordinary requests each worker runs at once
       sse_heartbeat_seconds: 15   # GET /v1/stream: a heartbeat after this silence
       sse_poll_seconds: 0.25      # GET /v1/stream: how often each process polls
 
@@ -39,6 +40,7 @@ API_KEYS = (
     "archive_folder",
     "broker_url",
     "threads",
+    "request_slots",
     "sse_heartbeat_seconds",
     "sse_poll_seconds",
 )
@@ -56,6 +58,9 @@ class ApiSettings:
     archive_folder: Path | None = None
     broker_url: str | None = field(default=None, repr=False)
     threads: int = 32
+    #: Ordinary requests a worker process runs at once (the others wait for
+    #: a slot; live streams take none): see :mod:`quince.slots`.
+    request_slots: int = 2
     sse_heartbeat_seconds: float = 15.0
     sse_poll_seconds: float = 0.25
 
@@ -105,7 +110,12 @@ def parse_api(value: Any, source: str, base_dir: Path) -> ApiSettings:
                     f"expected seconds from {low:g} to {high:g}, got {kind(number)}",
                 )
             values[key] = float(number)
-    for key, minimum in (("workers", 1), ("max_limit", 1), ("threads", 1)):
+    for key, minimum in (
+        ("workers", 1),
+        ("max_limit", 1),
+        ("threads", 1),
+        ("request_slots", 1),
+    ):
         if key in value:
             number = value[key]
             if (

@@ -72,10 +72,17 @@ def test_live_stream_keys(tmp_path: Path) -> None:
     assert (ApiSettings().threads, ApiSettings().sse_heartbeat_seconds) == (32, 15.0)
 
 
+def test_request_slots(tmp_path: Path) -> None:
+    assert load(tmp_path, "{request_slots: 5}").api.request_slots == 5
+    assert ApiSettings().request_slots == 2
+
+
 @pytest.mark.parametrize(
     ("api", "key"),
     [
         ("{threads: 0}", "api.threads"),
+        ("{request_slots: 0}", "api.request_slots"),
+        ("{request_slots: many}", "api.request_slots"),
         ("{sse_heartbeat_seconds: 0}", "api.sse_heartbeat_seconds"),
         ("{sse_heartbeat_seconds: true}", "api.sse_heartbeat_seconds"),
         ("{sse_poll_seconds: soon}", "api.sse_poll_seconds"),
