@@ -158,6 +158,7 @@ event = sa.Table(
     sa.Column("traits", LongText, nullable=False),
     sa.Index(None, "generated"),
     sa.Index(None, "event_type_id", "generated", "id"),
+    sa.Index(None, "event_type_id", "id"),  # a type's pages, by id (0006)
 )
 
 trait_index = sa.Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -173,3 +174,35 @@ def test_event_page_json_is_the_api_shape(engine: Engine) -> None:
         )
     shown = json.loads(dumps(event_text_json(odd)))
     assert (shown["message_id"], shown["event_type"]) == ("msg-12", 'odd "type" \u00e9')
+
+
+def test_a_page_of_a_rare_type_reads_only_the_page(mysql_url: str) -> None:
+    """``/v1/events?event_name=X`` reads about a page of rows on MariaDB
+    (``event(event_type_id, id)``), not every row of the type (sorted) nor every
+    newer event: 300 old events of a type under 3,000 newer ones of another,
+    a page of 10 read through counts of the server's row reads."""
+    from winchester.storage.engine import connect
+    from winchester.storage.migrate import upgrade
+
+    engine = connect(mysql_url)
+    upgrade(engine)
+    manager = TriggerManager(engine, [], FixedClock(T0))
+    manager.add_events([event(n, "compute.instance.delete.end") for n in range(300)])
+    manager.add_events([event(n, at=T0 + timedelta(hours=1)) for n in range(300, 3300)])
+    flt = queries.EventFilter(event_name="compute.instance.delete.end")
+
+    def reads(conn: Any) -> int:
+        rows = conn.exec_driver_sql("SHOW SESSION STATUS LIKE 'Handler_read%%'")
+        return sum(int(value) for _name, value in rows)
+
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE TABLE event")
+            assert len(queries.list_events_json(conn, flt, limit=10)) == 10
+            before = reads(conn)
+            page = queries.list_events_json(conn, flt, limit=10)
+            read = reads(conn) - before
+        assert [e.id for e in page] == list(range(300, 290, -1))
+        assert read < 100, f"{read} row reads for a page of 10"
+    finally:
+        engine.dispose()
