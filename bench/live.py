@@ -291,7 +291,14 @@ def main() -> None:
                 process.stdin.flush()
             for process, _out in groups:
                 process.wait()
-            report(args, url, ingested, [out for _p, out in groups], timings)
+            missing = report(args, url, ingested, [out for _p, out in groups], timings)
+            if missing:  # what the API said meanwhile (a worker restarted?)
+                said = [
+                    line
+                    for line in (scratch / "api.log").read_text().splitlines()
+                    if any(word in line for word in ("WARNING", "ERROR", "CRITICAL"))
+                ]
+                print("\n".join(["quince-api warnings:", *said[-20:]]), file=sys.stderr)
         finally:
             if server is not None:
                 server.terminate()
@@ -313,7 +320,8 @@ def report(
     ingested: Path,
     outs: list[Path],
     timings: list[float],
-) -> None:
+) -> int:
+    """Print the summary and the JSON line; the arrivals missing."""
     done = json.loads(ingested.read_text())
     stored = stored_ids(url)
     committed: dict[str, float] = {
@@ -321,6 +329,7 @@ def report(
     }
     lags: list[float] = []
     missing = 0
+    short = 0  # watchers that missed some
     failed: list[str] = []
     for out in outs:
         data: dict[str, Any] = json.loads(out.read_text())
@@ -328,12 +337,14 @@ def report(
         for arrivals in data["arrivals"]:
             seen = {mid: at for mid, at in arrivals if mid in committed}
             missing += len(committed) - len(seen)
+            short += len(seen) < len(committed)
             lags.extend(at - committed[mid] for mid, at in seen.items())
     rate = done["sent"] / done["s"] if done["s"] else 0.0
     print(
         f"ingested {done['sent']} notifications ({len(committed)} events) in "
         f"{done['s']:.1f} s = {rate:.0f}/s; {len(lags)} arrivals, {missing} "
-        f"missing; {len(failed)} watchers refused; {len(timings)} API requests",
+        f"missing (of {short} watchers); {len(failed)} watchers refused; "
+        f"{len(timings)} API requests",
         file=sys.stderr,
     )
     print(
@@ -349,6 +360,7 @@ def report(
             }
         )
     )
+    return missing
 
 
 if __name__ == "__main__":
