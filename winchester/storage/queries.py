@@ -166,19 +166,16 @@ def _event_text_query(dialect: str, ascending: bool) -> sa.Select[Any]:
     event = schema.event
     name = _event_query().selected_columns[2]
 
-    def lit(text: str) -> Any:
-        return sa.literal(text, sa.Text)
-
     added = sa.type_coerce(
-        lit(',"message_id":')
+        _lit(',"message_id":')
         + _json_text(dialect, event.c.message_id)
-        + lit(',"event_type":')
+        + _lit(',"event_type":')
         + _json_text(dialect, name)
-        + lit(',"timestamp":')
+        + _lit(',"timestamp":')
         + _json_datetime(dialect, event.c.generated)
-        + lit(',"_mark":"' + ("+" if ascending else ""))
+        + _lit(',"_mark":"' + ("+" if ascending else ""))
         + _json_hex(dialect, event.c.id)
-        + lit('"}'),
+        + _lit('"}'),
         sa.Text,
     )
     return sa.select(event.c.id, event.c.traits, added)
@@ -624,6 +621,11 @@ def list_streams(
     return [_stream(row[2:]) for row in _stream_page(conn, flt, select, mark, limit)]
 
 
+def _lit(text: str) -> Any:
+    """SQL: a text literal (a piece of the JSON the database builds)."""
+    return sa.literal(text, sa.Text)
+
+
 def _json_text(dialect: str, column: Any) -> Any:
     """SQL: ``column`` (text) as a JSON string literal."""
     if dialect == "postgresql":
@@ -640,8 +642,8 @@ def _json_datetime(dialect: str, column: Any) -> Any:
         text = sa.func.to_char(column, 'YYYY-MM-DD"T"HH24:MI:SS.US')
     else:  # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff'
         text = sa.func.replace(sa.cast(column, sa.Text), " ", "T")
-    typed = sa.literal('{"__type__":"datetime","datetime":"', sa.Text) + text
-    return sa.func.coalesce(typed + sa.literal('+00:00"}', sa.Text), "null")
+    typed = _lit('{"__type__":"datetime","datetime":"') + text
+    return sa.func.coalesce(typed + _lit('+00:00"}'), "null")
 
 
 def _json_hex(dialect: str, column: Any) -> Any:
@@ -663,34 +665,31 @@ def _stream_json_column(dialect: str, ascending: bool) -> Any:
         else_="unknown",
     )
 
-    def lit(text: str) -> Any:
-        return sa.literal(text, sa.Text)
-
     return sa.type_coerce(
-        lit('{"id":')
+        _lit('{"id":')
         + sa.cast(stream.c.id, sa.Text)
-        + lit(',"name":')
+        + _lit(',"name":')
         + _json_text(dialect, stream.c.trigger_name)
-        + lit(',"state":"')
+        + _lit(',"state":"')
         + state
-        + lit('","first_event":')
+        + _lit('","first_event":')
         + _json_datetime(dialect, stream.c.first_event)
-        + lit(',"last_event":')
+        + _lit(',"last_event":')
         + _json_datetime(dialect, stream.c.last_event)
-        + lit(',"fire_timestamp":')
+        + _lit(',"fire_timestamp":')
         + _json_datetime(dialect, stream.c.fire_timestamp)
-        + lit(',"expire_timestamp":')
+        + _lit(',"expire_timestamp":')
         + _json_datetime(dialect, stream.c.expire_timestamp)
-        + lit(',"distinguishing_traits":')
+        + _lit(',"distinguishing_traits":')
         + stream.c.distinguishing_traits
-        + lit(',"_mark":"' + ("+" if ascending else ""))
+        + _lit(',"_mark":"' + ("+" if ascending else ""))
         + _json_hex(dialect, stream.c.id)
-        + lit('"')
+        + _lit('"')
         + sa.case(
-            (stream.c.last_error.is_(None), lit("")),
-            else_=lit(',"last_error":') + _json_text(dialect, stream.c.last_error),
+            (stream.c.last_error.is_(None), _lit("")),
+            else_=_lit(',"last_error":') + _json_text(dialect, stream.c.last_error),
         )
-        + lit("}"),
+        + _lit("}"),
         sa.Text,
     )
 
