@@ -61,11 +61,16 @@ def _wait(predicate: Callable[[], bool], seconds: float, what: str) -> None:
 def deployed_mariadb(folder: Path) -> Iterator[str]:
     """Run a private ``mariadbd`` on ``folder``; yield its admin URL (``root``
     over TCP, no password, no database)."""
-    mysql = pwd.getpwnam("mysql")
-    data = folder / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    for path in (folder, data):
-        os.chown(path, mysql.pw_uid, mysql.pw_gid)
+    try:
+        mysql = pwd.getpwnam("mysql")
+        data = folder / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        for path in (folder, data):
+            os.chown(path, mysql.pw_uid, mysql.pw_gid)
+    except KeyError:
+        sys.exit("--deployed-mariadb: no 'mysql' user here; install mariadb-server")
+    except OSError as exc:
+        sys.exit(f"--deployed-mariadb {folder}: {exc} (run as root, or another DIR)")
     port = _free_port()
     sock = folder / "mysqld.sock"
     options = [
@@ -82,18 +87,31 @@ def deployed_mariadb(folder: Path) -> Iterator[str]:
     ]
     if not (data / "mysql").exists():
         print(f"deployed MariaDB: installing into {data}", file=sys.stderr)
-        subprocess.run(
-            ["mariadb-install-db", *options[:2], "--user=mysql", "--skip-test-db"],
-            check=True,
-            capture_output=True,
+        try:
+            done = subprocess.run(
+                ["mariadb-install-db", *options[:2], "--user=mysql", "--skip-test-db"],
+                check=False,
+                capture_output=True,
+                text=True,
+            )
+        except OSError as exc:
+            sys.exit(f"--deployed-mariadb: {exc} (install mariadb-server)")
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip().splitlines()
+            sys.exit(
+                f"--deployed-mariadb: mariadb-install-db failed: "
+                f"{said[-1] if said else done.returncode}"
+            )
+    try:
+        server = subprocess.Popen(
+            ["mariadbd", *options],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    server = subprocess.Popen(
-        ["mariadbd", *options],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    except OSError as exc:
+        sys.exit(f"--deployed-mariadb: {exc} (install mariadb-server)")
     try:
         grant = (
             "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1'; "
