@@ -124,7 +124,8 @@ YAGI_HELP: dict[str, dict[str, str]] = {
         "max_messages": "Batch size of this queue (100).",
         "max_wait": "Seconds a batch may wait to fill (0.5); equal for every queue "
         "of one config.",
-        "prefetch": "Unacked messages in flight; equal for every queue of one config.",
+        "prefetch": "Unacked messages in flight (three batches of the largest "
+        "``max_messages``); equal for every queue of one config.",
         "queue_type": "``quorum``: a replicated quorum queue (its ``.failed`` "
         "dead-letter queue too).",
         "deployment": "This queue's deployment (overrides ``[global]``).",

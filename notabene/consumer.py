@@ -19,7 +19,8 @@
 
 **Batches.** A batch is dispatched when ``max_messages`` messages are waiting or
 the oldest has waited ``max_wait`` seconds, whichever comes first. ``prefetch``
-(per queue on RabbitMQ; default ``2 * max_messages``) bounds how many unacked
+(per queue on RabbitMQ; default ``3 * max_messages``: one batch finishing, one
+being handled, one arriving) bounds how many unacked
 messages the broker hands out; with several queues one batch may mix them
 (``Delivery.queue`` says which).
 
@@ -46,6 +47,20 @@ re-raises it. A lost connection drops the buffered messages (the broker
 redelivers them), reconnects under ``backoff`` and carries on: delivery is
 at-least-once, so make the callback idempotent.
 
+**Finishing in the background.** A callback may return a function instead of
+None: the rest of the batch's work (the database transaction, say). The
+consumer runs it on its finishing thread and settles the batch once it returns;
+meanwhile it receives the next batch and calls the callback on it, so the two
+overlap (the callback must then not share unguarded state with the function).
+Finishing functions run one at a time, in batch order, and a batch's function
+has returned before the next one starts. The function follows the callback's
+rules: :class:`~stacktach.exceptions.RecoverableError` holds the batch and calls
+the *function* again under ``hold_backoff`` (decisions it already made stay, so
+it should make them once its work is done), :class:`PermanentError`
+dead-letters the undecided, any other exception is a bug. At most two batches
+are unacked at once on the consumer's side (one finishing, one being handled);
+the default ``prefetch`` lets a third arrive meanwhile.
+
 **Stopping.** :meth:`stop` (from another thread, or from SIGTERM/SIGINT via
 :meth:`install_signal_handlers`) lets the batch being handled finish and be
 settled; messages received but not handed out return to the queue when the
@@ -62,6 +77,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -91,7 +108,12 @@ __all__ = ["BatchConsumer", "Callback"]
 
 LOG = logging.getLogger(__name__)
 
-Callback = Callable[[list[Delivery]], None]
+#: The rest of a batch's work, returned by a callback to run in the background.
+Finish = Callable[[], None]
+Callback = Callable[[list[Delivery]], "Finish | None"]
+
+#: What a callback's attempt ended as when the batch was abandoned (stopped while held).
+_ABANDONED = object()
 
 #: Longest single wait inside the loop: bounds how late stop() is noticed.
 TICK = 0.2
@@ -103,6 +125,23 @@ class _CallbackFailed(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class _ConnectionFailed(Exception):
+    """Carries a broker error met while waiting for a finishing batch."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Pending:
+    """A batch whose finishing function runs on the finishing thread."""
+
+    def __init__(self, batch: list[Delivery], finish: Finish, future: Future[None]):
+        self.batch = batch
+        self.finish = finish
+        self.future = future
 
 
 class BatchConsumer:
@@ -151,7 +190,7 @@ class BatchConsumer:
         self.callback = callback
         self.max_messages = max_messages
         self.max_wait = max_wait
-        self.prefetch = prefetch if prefetch is not None else 2 * max_messages
+        self.prefetch = prefetch if prefetch is not None else 3 * max_messages
         self.backoff = backoff or Backoff(initial=0.5, maximum=30.0, max_attempts=None)
         self.hold_backoff = hold_backoff or Backoff(
             initial=1.0, maximum=30.0, max_attempts=None
@@ -168,6 +207,8 @@ class BatchConsumer:
         self._conn: Connection | None = None
         self._buffer: list[tuple[float, Delivery]] = []
         self._last_heartbeat = 0.0
+        self._finisher: ThreadPoolExecutor | None = None
+        self._pending: _Pending | None = None
 
     # -- control -----------------------------------------------------------
 
@@ -210,9 +251,12 @@ class BatchConsumer:
         """
         if not self._running.acquire(blocking=False):
             raise RuntimeError("this consumer is already running")
+        self._finisher = ThreadPoolExecutor(1, thread_name_prefix="notabene-finish")
         try:
             self._run()
         finally:
+            self._finisher.shutdown(wait=True)
+            self._finisher = None
             self._running.release()
 
     def _run(self) -> None:
@@ -298,13 +342,21 @@ class BatchConsumer:
             self.max_wait,
             self.prefetch,
         )
-        while not self._stop.is_set():
-            self._fill(conn)
-            if self._stop.is_set():
-                break
-            batch = self._take()
-            if batch:
-                self._handle(batch, conn, sender)
+        try:
+            while not self._stop.is_set():
+                due = self._fill(conn)
+                pending = self._pending
+                if pending is not None and pending.future.done():
+                    self._complete(conn, sender)
+                if not due or self._stop.is_set():
+                    continue
+                batch = self._take()
+                if batch:
+                    self._handle(batch, conn, sender)
+            if self._pending is not None:
+                self._complete(conn, sender)
+        finally:
+            self._drop_pending()
 
     def _on_message(self, queue: str, message: Any) -> None:
         self._buffer.append((time.monotonic(), Delivery.from_kombu(message, queue)))
@@ -319,18 +371,26 @@ class BatchConsumer:
                 self._last_heartbeat = now
                 conn.heartbeat_check()
 
-    def _fill(self, conn: Connection) -> None:
-        """Receive until a batch is due (full or old enough) or stop() is called."""
+    def _fill(self, conn: Connection) -> bool:
+        """Receive until a batch is due (full or old enough): True.
+
+        False when stop() is called, or when the finishing batch is done (to be
+        settled at once, not when the next batch is due).
+        """
         while not self._stop.is_set():
             if len(self._buffer) >= self.max_messages:
-                return
+                return True
+            pending = self._pending
+            if pending is not None and pending.future.done():
+                return False
             timeout = TICK
             if self._buffer:
                 remaining = self._buffer[0][0] + self.max_wait - time.monotonic()
                 if remaining <= 0:
-                    return
+                    return True
                 timeout = min(remaining, TICK)
             self._poll(conn, timeout)
+        return False
 
     def _take(self) -> list[Delivery]:
         taken = self._buffer[: self.max_messages]
@@ -350,20 +410,91 @@ class BatchConsumer:
     def _handle(
         self, batch: list[Delivery], conn: Connection, sender: ChannelSender
     ) -> None:
+        """Call the callback on ``batch``; settle it, or start its finishing."""
+
+        def attempt() -> object:
+            for delivery in batch:
+                delivery._forget()
+            return self.callback(batch)
+
+        outcome = self._through(batch, conn, sender, attempt)
+        if outcome is _ABANDONED:
+            return
+        # The previous batch finishes (and is settled) before this one starts;
+        # if it was abandoned (stopped while held), this one is left unacked too.
+        if self._pending is not None and not self._complete(conn, sender):
+            return
+        if callable(outcome):
+            assert self._finisher is not None
+            self._pending = _Pending(batch, outcome, self._finisher.submit(outcome))
+        else:
+            self._settle(batch, sender)
+
+    def _complete(self, conn: Connection, sender: ChannelSender) -> bool:
+        """Wait for the finishing batch (servicing the connection), settle it.
+
+        False if it was abandoned (stopped while held): it is left unacked.
+        """
+        pending = self._pending
+        assert pending is not None and self._finisher is not None
+        finisher = self._finisher
+        tries = [pending.future]
+
+        def attempt() -> object:
+            if not tries:
+                tries.append(finisher.submit(pending.finish))
+            future = tries.pop()
+            while True:
+                try:
+                    return future.result(timeout=TICK)
+                except FutureTimeout:
+                    try:
+                        self._poll(conn, 0.001)  # heartbeats
+                    except Exception as exc:
+                        raise _ConnectionFailed(exc) from exc
+
+        outcome = self._through(pending.batch, conn, sender, attempt, finishing=True)
+        self._pending = None
+        if outcome is _ABANDONED:
+            return False
+        self._settle(pending.batch, sender)
+        return True
+
+    def _drop_pending(self) -> None:
+        """After a lost connection or a bug: let the finishing function end.
+
+        Its batch is not settled (the broker redelivers it); it must not run
+        beside the next connection's batches.
+        """
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            with contextlib.suppress(BaseException):
+                pending.future.result()
+
+    def _through(
+        self,
+        batch: list[Delivery],
+        conn: Connection,
+        sender: ChannelSender,
+        attempt: Callable[[], object],
+        *,
+        finishing: bool = False,
+    ) -> object:
+        """Run ``attempt`` under the hold rules; its result, or ``_ABANDONED``."""
         attempts = self.hold_backoff.attempts(stop=self._stop)
         held_since: float | None = None
         while True:
-            for delivery in batch:
-                delivery._forget()
             try:
-                self.callback(batch)
+                outcome = attempt()
             except RecoverableError as exc:
                 self.stats.held += 1
+                if not finishing and self._pending is not None:
+                    self._complete(conn, sender)  # do not hold its acks too
                 delay = attempts.failed()
                 if delay is None:
                     if self._stop.is_set():
                         LOG.info("stopping: abandoning a held batch of %d", len(batch))
-                        return
+                        return _ABANDONED
                     raise _CallbackFailed(exc) from exc
                 # One WARNING per hold episode; the retries go to DEBUG.
                 log = LOG.debug if held_since is not None else LOG.warning
@@ -379,13 +510,18 @@ class BatchConsumer:
                 )
                 if not self._pause(conn, delay):
                     LOG.info("stopping: abandoning a held batch of %d", len(batch))
-                    return
+                    return _ABANDONED
                 continue
             except PermanentError as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 for delivery in batch:
                     if delivery.decision is None:
                         delivery.reject(reason)
+                outcome = None
+            except _CallbackFailed:
+                raise
+            except _ConnectionFailed as exc:
+                raise exc.error from None  # not the callback's fault
             except Exception as exc:
                 LOG.error(
                     "callback failed on a batch of %d; it returns to the queue",
@@ -400,6 +536,9 @@ class BatchConsumer:
                 attempts.failures + 1,
                 time.monotonic() - held_since,
             )
+        return outcome
+
+    def _settle(self, batch: list[Delivery], sender: ChannelSender) -> None:
         settle(
             batch,
             dead_letter_queues=self._dead_letter_queues,

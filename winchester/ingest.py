@@ -112,6 +112,7 @@ __all__ = [
     "DEFAULT_MAX_NOTIFICATION_SIZE",
     "IngestResult",
     "MatchLike",
+    "PendingIngest",
     "Prepared",
     "TriggerLike",
     "TriggerManager",
@@ -197,6 +198,24 @@ class TriggerManager:
         ``result.rejected`` as ``(index in the batch, reason)``; the rest of
         the batch is stored.
         """
+        return self.start_notifications(
+            notifications, traits=traits, sizes=sizes
+        ).store()
+
+    def start_notifications(
+        self,
+        notifications: Sequence[Any],
+        *,
+        traits: Mapping[str, Any] | None = None,
+        sizes: Sequence[int] | None = None,
+    ) -> PendingIngest:
+        """:meth:`add_notifications` up to its transaction, which ``.store()`` runs.
+
+        The distilling and the batch's preparation are done now (no database
+        work but creating new event type and trait names); ``store()`` may run
+        in another thread while the next batch is started, and is re-run after
+        a ``RecoverableError``. The running totals move only in ``store()``.
+        """
         if sizes is not None and len(sizes) != len(notifications):
             raise ValueError(
                 f"add_notifications: {len(sizes)} sizes for "
@@ -239,12 +258,18 @@ class TriggerManager:
                     event.traits.setdefault(name, value)
                 events.append(event)
                 origins.append(index)
-        self.totals.update(rejected=len(rejected))
-        result = self._ingest(events, origins)
-        result.received = len(notifications)
-        result.rejected = sorted(rejected + result.rejected)
-        result.unmatched = unmatched
-        return result
+        prepared: Prepared | None = None
+        if events:
+            self._warn_if_late(events)
+            try:
+                prepared = self.prepare(events, origins)
+            except RecoverableError:
+                raise
+            except Exception:
+                prepared = None  # store() prepares again, and finds the culprits
+        return PendingIngest(
+            self, len(notifications), events, origins, rejected, unmatched, prepared
+        )
 
     def add_events(self, events: Sequence[Event]) -> IngestResult:
         """Store ``events`` and grow their streams in one transaction.
@@ -316,11 +341,19 @@ class TriggerManager:
         return total
 
     def _store_isolating(
-        self, events: list[Event], origins: list[int], total: IngestResult
+        self,
+        events: list[Event],
+        origins: list[int],
+        total: IngestResult,
+        prepared: Prepared | None = None,
     ) -> None:
-        """Store ``events`` in one transaction; on a data error, each half apart."""
+        """Store ``events`` in one transaction; on a data error, each half apart.
+
+        ``prepared`` is ``prepare(events, origins)`` when the caller made it.
+        """
         try:
-            prepared = self.prepare(events, origins)
+            if prepared is None:
+                prepared = self.prepare(events, origins)
             final = run_transaction(
                 self.engine,
                 lambda conn: self.store(conn, prepared),
@@ -542,3 +575,43 @@ class TriggerManager:
             ],
         )
         return opened
+
+
+class PendingIngest:
+    """A distilled, prepared batch of notifications, waiting for its transaction.
+
+    Made by :meth:`TriggerManager.start_notifications`; :meth:`store` stores
+    it and returns what :meth:`TriggerManager.add_notifications` returns.
+    """
+
+    def __init__(
+        self,
+        manager: TriggerManager,
+        received: int,
+        events: list[Event],
+        origins: list[int],
+        rejected: list[tuple[int, str]],
+        unmatched: int,
+        prepared: Prepared | None,
+    ) -> None:
+        self.manager = manager
+        self.received = received
+        self.events = events
+        self.origins = origins
+        self.rejected = rejected
+        self.unmatched = unmatched
+        self.prepared = prepared
+
+    def store(self) -> IngestResult:
+        """Store the events in one transaction (re-runnable after an outage)."""
+        manager = self.manager
+        result = IngestResult(received=len(self.events))
+        if self.events:
+            manager._store_isolating(
+                list(self.events), self.origins, result, self.prepared
+            )
+        manager.totals.update(rejected=len(self.rejected) + len(result.rejected))
+        result.received = self.received
+        result.rejected = sorted(self.rejected + result.rejected)
+        result.unmatched = self.unmatched
+        return result

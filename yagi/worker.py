@@ -10,7 +10,13 @@ For every batch (up to ``max_messages`` or ``max_wait`` seconds) of a queue:
    anything else happens), then the others (distil + ingest in one transaction);
    a handler may dead-letter single messages;
 4. rejected messages are written to the reject archive with their reason;
-5. the batch is acked (by the consumer, after this returns).
+5. the batch is acked (by the consumer, once 3 and 4 are done).
+
+Steps 1 and 2, the archiving and the distilling run when the batch arrives; the
+transaction, the reject archive and the statistics are left to the consumer's
+finishing thread (see ``YagiHandler.begin`` and :mod:`notabene.consumer`), so
+they overlap the next batch's receiving, archiving and distilling. Batches
+still commit and are acked one at a time, in order.
 
 A crash anywhere before 5 means redelivery, never loss; redelivered messages are
 recognised as duplicates by the storage. A database or broker outage (a
@@ -36,6 +42,7 @@ Prometheus metrics (:mod:`yagi.metrics`, ``--metrics-port``) are recorded.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import re
 import time
@@ -49,7 +56,7 @@ from stacktach import plugins
 from stacktach.exceptions import RecoverableError
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.archive import ArchiveHandler
-from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
+from yagi.handlers.base import ARCHIVE, Batch, Finish, Item, YagiHandler
 from yagi.metrics import YagiMetrics
 
 __all__ = ["HANDLERS", "YagiWorker"]
@@ -97,15 +104,91 @@ class _Chain:
             return False
         return not any(fnmatch.fnmatchcase(event_type, g) for g in exclude)
 
+    def part(self, handler: YagiHandler, batch: Batch) -> Batch:
+        """The items of ``batch`` that ``handler`` is given."""
+        items = [item for item in batch.items if self.wants(handler, item)]
+        return Batch(batch.queue, batch.deployment, items)
+
+    def start(self, batch: Batch) -> list[Step]:
+        """Run the handlers on ``batch`` until one leaves work for the background.
+
+        Returns that work and the handlers after it, as steps to run in order.
+        """
+        for position, handler in enumerate(self.handlers):
+            part = self.part(handler, batch)
+            if handler.stage == ARCHIVE:
+                isolate(handler.name, handler.handle, part)
+                continue
+            finish = _begin(handler, part)
+            if finish is None:
+                continue
+            steps: list[Step] = [functools.partial(_finish, handler, part, finish)]
+            for later in self.handlers[position + 1 :]:
+                steps.append(functools.partial(self.run_one, later, batch))
+            return steps
+        return []
+
+    def run_one(self, handler: YagiHandler, batch: Batch) -> None:
+        isolate(handler.name, handler.handle, self.part(handler, batch))
+
     def run(self, batch: Batch) -> None:
+        """Run every handler on ``batch`` now (nothing left to the background)."""
         for handler in self.handlers:
-            items = [item for item in batch.items if self.wants(handler, item)]
-            part = Batch(batch.queue, batch.deployment, items)
-            isolate(handler.name, handler.handle, part)
+            self.run_one(handler, batch)
+
+    def archived(self) -> None:
+        """The batch went through the archiving handlers (their batch_done)."""
+        for handler in self.handlers:
+            if handler.stage == ARCHIVE:
+                handler.batch_done()
 
     def batch_done(self) -> None:
+        """The batch went through the other handlers (their batch_done)."""
         for handler in self.handlers:
-            handler.batch_done()
+            if handler.stage != ARCHIVE:
+                handler.batch_done()
+
+
+#: One piece of a batch's work.
+Step = Callable[[], None]
+
+
+def _begin(handler: YagiHandler, batch: Batch) -> Finish | None:
+    """``handler.begin(batch)``; on a non-recoverable error, ``isolate`` now."""
+    try:
+        return handler.begin(batch)
+    except RecoverableError:
+        raise
+    except Exception:
+        isolate(handler.name, handler.handle, batch)
+        return None
+
+
+def _finish(handler: YagiHandler, batch: Batch, finish: Finish) -> None:
+    """Run what ``handler.begin`` left; on a non-recoverable error, ``isolate``."""
+    try:
+        finish()
+    except RecoverableError:
+        raise
+    except Exception:
+        isolate(handler.name, handler.handle, batch)
+
+
+class _Steps:
+    """A batch's background work: steps run in order, resumed after an outage.
+
+    A step that raises ``RecoverableError`` is run again when the consumer
+    calls this again (the steps before it are not).
+    """
+
+    def __init__(self, steps: list[Step]) -> None:
+        self.steps = steps
+        self.done = 0
+
+    def __call__(self) -> None:
+        while self.done < len(self.steps):
+            self.steps[self.done]()
+            self.done += 1
 
 
 def isolate(
@@ -205,11 +288,19 @@ class YagiWorker:
         #: The Prometheus metrics, when served (``--metrics-port``).
         self.metrics: YagiMetrics | None = None
 
-    def on_batch(self, deliveries: Sequence[notabene.Delivery]) -> None:
-        """The consumer's callback: run each queue's part of the batch."""
+    def on_batch(self, deliveries: Sequence[notabene.Delivery]) -> _Steps:
+        """The consumer's callback: start each queue's part of the batch.
+
+        Decoding, archiving and distilling happen now; the transactions and the
+        bookkeeping (rejects archive, statistics, metrics) are returned, for
+        the consumer to run in the background while the next batch arrives.
+        Bookkeeping is always in the background, so it is never run by two
+        threads at once.
+        """
         by_queue: dict[str, list[Item]] = defaultdict(list)
         for delivery in deliveries:
             by_queue[delivery.queue].append(Item(delivery))
+        steps: list[Step] = []
         for queue, items in by_queue.items():
             started = time.monotonic()
             chain = self.chains[queue]
@@ -225,30 +316,42 @@ class YagiWorker:
                 batch = Batch(
                     queue, self.consumers[queue].deployment, items[start : start + size]
                 )
-                chain.run(batch)
+                steps.extend(chain.start(batch))
                 if chain.archive is not None:
-                    chain.archive.archive_rejects(batch)
-            batch_counts: Counter[str] = Counter(
-                messages=len(items),
-                dead_lettered=sum(1 for i in items if i.rejected is not None),
-                discarded=sum(1 for i in items if i.discarded),
-            )
-            for item in items:
-                if item.rejected is not None:
-                    LOG.info(
-                        "%s: message %s dead-lettered: %s",
-                        queue,
-                        _message_id(item),
-                        item.rejected,
+                    steps.append(
+                        functools.partial(chain.archive.archive_rejects, batch)
                     )
-                    if self.metrics is not None:
-                        self.metrics.dead_lettered(queue, item.rejected)
-            self._collect(queue, batch_counts)
-            latency = time.monotonic() - started
-            self._latency[queue].append(latency)
-            if self.metrics is not None:
-                self.metrics.latency(queue, latency)
+            steps.append(functools.partial(self._queue_done, queue, items, started))
         for queue in by_queue:
+            self.chains[queue].archived()
+        steps.append(functools.partial(self._batch_done, list(by_queue)))
+        return _Steps(steps)
+
+    def _queue_done(self, queue: str, items: list[Item], started: float) -> None:
+        """Count and log a queue's part of a batch once it went through."""
+        batch_counts: Counter[str] = Counter(
+            messages=len(items),
+            dead_lettered=sum(1 for i in items if i.rejected is not None),
+            discarded=sum(1 for i in items if i.discarded),
+        )
+        for item in items:
+            if item.rejected is not None:
+                LOG.info(
+                    "%s: message %s dead-lettered: %s",
+                    queue,
+                    _message_id(item),
+                    item.rejected,
+                )
+                if self.metrics is not None:
+                    self.metrics.dead_lettered(queue, item.rejected)
+        self._collect(queue, batch_counts)
+        latency = time.monotonic() - started
+        self._latency[queue].append(latency)
+        if self.metrics is not None:
+            self.metrics.latency(queue, latency)
+
+    def _batch_done(self, queues: list[str]) -> None:
+        for queue in queues:
             self.chains[queue].batch_done()
         self.maybe_report()
 

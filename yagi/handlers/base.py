@@ -18,18 +18,33 @@ others in ``apps`` order; the batch is acked only after every handler returned.
   the others go on. A handler must therefore leave nothing behind when it
   raises (one transaction per call), and may be called several times per batch.
 * ``batch_done()`` is called once a batch went through the whole chain.
+
+**Finishing in the background.** ``begin(batch)`` may do the first part of the
+work and return the rest as a function (a handler's database transaction): the
+consumer runs it while the next batch is received, archived and distilled, and
+acks the batch only once it returned. The default ``begin`` calls ``handle``
+and returns None. The handlers after one that returned a function run after
+that function, in the background too. The function follows ``handle``'s rules
+(one transaction, re-runnable after a ``RecoverableError``, any other exception
+blamed on the batch's notifications: ``handle`` is then run on halves of it);
+it must not share unguarded state with the next batch's ``begin``. Archiving
+handlers never finish in the background: ``handle`` is called for them.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from notabene import Delivery
 from yagi.config import ConsumerConfig, YagiConfig
 
-__all__ = ["ARCHIVE", "INGEST", "Batch", "Item", "YagiHandler"]
+__all__ = ["ARCHIVE", "INGEST", "Batch", "Finish", "Item", "YagiHandler"]
+
+#: The rest of a handler's work on a batch, run in the background.
+Finish = Callable[[], None]
 
 ARCHIVE = 0
 INGEST = 1
@@ -88,6 +103,11 @@ class YagiHandler(abc.ABC):
     @abc.abstractmethod
     def handle(self, batch: Batch) -> None:
         """Process ``batch.live()``; reject what cannot be processed."""
+
+    def begin(self, batch: Batch) -> Finish | None:
+        """Start on ``batch``; return what is left to do in the background, if any."""
+        self.handle(batch)
+        return None
 
     def statistics(self) -> dict[str, float]:
         """Counters since the last call, for the consumer's statistics line."""

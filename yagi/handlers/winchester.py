@@ -10,6 +10,11 @@ reason; a duplicate (already stored) is counted and acked. A database outage
 raises :class:`~winchester.storage.engine.DatabaseUnavailable`: the batch is
 held, unacked, and retried. Any other exception rolls the transaction back and
 the consumer isolates the notification to blame (see :mod:`yagi.worker`).
+
+The distilling and the batch's preparation run when the batch arrives
+(:meth:`WinchesterHandler.begin`); the transaction runs in the background while
+the next batch is received and archived, and the batch is acked after it
+commits.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
 from yagi.config import ConsumerConfig, YagiConfig
-from yagi.handlers.base import Batch, YagiHandler
+from yagi.handlers.base import Batch, Finish, YagiHandler
 
 __all__ = ["WinchesterHandler"]
 
@@ -44,21 +49,32 @@ class WinchesterHandler(YagiHandler):
         self.counts: Counter[str] = Counter()
 
     def handle(self, batch: Batch) -> None:
+        finish = self.begin(batch)
+        if finish is not None:
+            finish()
+
+    def begin(self, batch: Batch) -> Finish | None:
+        """Distil and prepare now; the transaction is left to the background."""
         items = batch.live()
         if not items:
-            return
-        result = self.manager.add_notifications(
+            return None
+        pending = self.manager.start_notifications(
             [item.notification for item in items],
             traits={DEPLOYMENT_TRAIT: batch.deployment},
             # the bytes received: the size check need not encode the dicts again
             sizes=[len(item.delivery.body) for item in items],
         )
-        for index, reason in result.rejected:
-            items[index].reject(f"distiller: {reason}")
-        self.counts["unmatched"] += result.unmatched
-        self.counts["saved"] += result.saved
-        self.counts["duplicates"] += result.duplicates
-        self.counts["late_events"] += result.late_events
+
+        def finish() -> None:
+            result = pending.store()
+            for index, reason in result.rejected:
+                items[index].reject(f"distiller: {reason}")
+            self.counts["unmatched"] += result.unmatched
+            self.counts["saved"] += result.saved
+            self.counts["duplicates"] += result.duplicates
+            self.counts["late_events"] += result.late_events
+
+        return finish
 
     def statistics(self) -> dict[str, float]:
         counts = {name: float(value) for name, value in self.counts.items()}
