@@ -152,13 +152,17 @@ class Archive:
 
     # ------------------------------------------------------------------ public
 
-    def write(self, records: Iterable[RecordLike]) -> int:
+    def write(self, records: Iterable[RecordLike], *, parsed: bool = False) -> int:
         """Append ``records`` (``Record`` or ``(body, metadata)``); return the count.
 
         ``TypeError`` for a body that is not bytes or metadata that is not
-        ``str -> str`` (nothing of the batch is written then).
+        ``str -> str`` (nothing of the batch is written then). ``parsed``: every
+        body is known to be JSON that orjson parses (a caller that decoded them
+        saves the format checking them again).
         """
-        encoded = [self.format.encode(_as_record(item)) for item in records]
+        encoded = [
+            self.format.encode(_as_record(item), parsed=parsed) for item in records
+        ]
         if not encoded:
             return 0
         data = b"".join(encoded)

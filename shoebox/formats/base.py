@@ -41,8 +41,12 @@ class RecordFormat(Protocol):
     default_template: str
     compress: bool
 
-    def encode(self, record: Record) -> bytes:
-        """The bytes of one record, ready to append to a file."""
+    def encode(self, record: Record, *, parsed: bool = False) -> bytes:
+        """The bytes of one record, ready to append to a file.
+
+        ``parsed``: the body is known to be JSON that orjson parses (a format
+        may then skip checking it).
+        """
         ...
 
     def decode(self, stream: BinaryIO, path: str) -> Iterator[Record]:

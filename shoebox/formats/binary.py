@@ -78,7 +78,7 @@ class BinaryFormat:
     default_template = "events_%Y_%m_%d_%H_%M_%S_%f.dat"
     compress = False
 
-    def encode(self, record: Record) -> bytes:
+    def encode(self, record: Record, *, parsed: bool = False) -> bytes:
         """The record's bytes: header, metadata block, body."""
         block = _encode_metadata(record.metadata)
         checksum = zlib.crc32(record.body, zlib.crc32(block))

@@ -199,11 +199,13 @@ class ArchiveHandler(YagiHandler):
                 (folder / ".lock").unlink()
                 folder.rmdir()
 
-    def _write(self, archive: shoebox.Archive, records: list[Any]) -> None:
+    def _write(
+        self, archive: shoebox.Archive, records: list[Any], *, parsed: bool = False
+    ) -> None:
         """Write and sync ``records``; an OSError becomes ArchiveUnavailable."""
         key = str(archive.working)
         try:
-            archive.write(records)
+            archive.write(records, parsed=parsed)
             archive.flush()
         except OSError as exc:
             code = errno.errorcode.get(exc.errno or 0, "OSError")
@@ -232,14 +234,22 @@ class ArchiveHandler(YagiHandler):
 
     def handle(self, batch: Batch) -> None:
         now = format_timestamp(datetime.now(UTC))
-        records = [
-            (item.delivery.body, self._metadata(batch, item, now))
+        items = [
+            item
             for item in batch.items
             if item.rejected is None
             and self._done.get(id(item.delivery)) is not item.delivery
         ]
-        if records:
-            self._write(self.archive, records)
+        if items:
+            self._write(
+                self.archive,
+                [
+                    (item.delivery.body, self._metadata(batch, item, now))
+                    for item in items
+                ],
+                # decoded by orjson already: the archive need not parse them again
+                parsed=all(item.notification is not None for item in items),
+            )
         self._done.update((id(item.delivery), item.delivery) for item in batch.items)
 
     def batch_done(self) -> None:

@@ -8,6 +8,7 @@ import json
 import struct
 from pathlib import Path
 
+import orjson
 import pytest
 
 import shoebox
@@ -83,6 +84,26 @@ def test_json_embeds_a_body_only_as_deep_as_its_line_can_be_read() -> None:
         line = fmt.encode(Record(body, {}))
         assert line.startswith(b'{"metadata":{},"' + shape.encode())
         assert fmt.decode_line(line, "x.json", 1) == Record(body, {})
+
+
+def test_a_body_known_to_parse_gives_the_line_a_checked_one_gives() -> None:
+    fmt = JsonFormat()
+    deep = [b"[" * depth + b"]" * depth for depth in (998, 999, 1023, 1024, 1025)]
+    wide = b"[" + b",".join([b"{}"] * 1200) + b"]"  # many brackets, shallow
+    known = [b for b in [*BODIES, *deep, wide, b'{"a":\n1}'] if _orjson_parses(b)]
+    assert len(known) > 5
+    for body in known:
+        assert fmt.encode(Record(body, META), parsed=True) == fmt.encode(
+            Record(body, META)
+        ), body[:40]
+
+
+def _orjson_parses(body: bytes) -> bool:
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def test_json_reports_the_line_of_a_bad_record(tmp_path: Path) -> None:
