@@ -209,6 +209,8 @@ class BatchConsumer:
         self._last_heartbeat = 0.0
         self._finisher: ThreadPoolExecutor | None = None
         self._pending: _Pending | None = None
+        self._handling: list[Delivery] | None = None
+        self._amqp = False
 
     # -- control -----------------------------------------------------------
 
@@ -320,7 +322,7 @@ class BatchConsumer:
         reconnect.wait(delay)
 
     def _serve(self, conn: Connection, reconnect: Attempts) -> None:
-        amqp = conn.transport.driver_type == "amqp"
+        amqp = self._amqp = conn.transport.driver_type == "amqp"
         channel = conn.channel()
         queues = declare_queues(channel, self.specs.values(), native_dead_letter=amqp)
         sender = ChannelSender(conn, conn.channel(), confirms=amqp)
@@ -417,7 +419,20 @@ class BatchConsumer:
                 delivery._forget()
             return self.callback(batch)
 
-        outcome = self._through(batch, conn, sender, attempt)
+        self._handling = batch
+        try:
+            outcome = self._through(batch, conn, sender, attempt)
+            self._after_callback(batch, outcome, conn, sender)
+        finally:
+            self._handling = None
+
+    def _after_callback(
+        self,
+        batch: list[Delivery],
+        outcome: object,
+        conn: Connection,
+        sender: ChannelSender,
+    ) -> None:
         if outcome is _ABANDONED:
             return
         # The previous batch finishes (and is settled) before this one starts;
@@ -546,4 +561,23 @@ class BatchConsumer:
             unsettled=self.unsettled,
             now=self._clock,
             stats=self.stats,
+            ack_multiple=self._oldest(batch),
         )
+
+    def _oldest(self, batch: list[Delivery]) -> bool:
+        """True if ``batch`` holds the oldest unsettled deliveries (AMQP tags).
+
+        The others are the buffered ones and the batch being handled; one
+        ``basic.ack`` with ``multiple`` then acks exactly the batch.
+        """
+        if not self._amqp or not batch:
+            return False
+        others = [delivery for _, delivery in self._buffer]
+        handling = self._handling
+        if handling is not None and handling is not batch:
+            others.extend(handling)
+        try:
+            newest = max(int(d.delivery_tag) for d in batch)
+            return all(int(d.delivery_tag) > newest for d in others)
+        except (TypeError, ValueError):
+            return False

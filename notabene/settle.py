@@ -33,6 +33,7 @@ def settle(
     unsettled: Literal["ack", "reject"],
     now: Callable[[], datetime],
     stats: ConsumerStats,
+    ack_multiple: bool = False,
 ) -> None:
     """Apply the callback's decisions to ``batch`` and count them in ``stats``.
 
@@ -41,6 +42,10 @@ def settle(
     ``.failed`` queue through ``sender`` and then acked; from any other queue it
     gets a plain reject without requeue. Connection errors propagate (nothing
     after the failure is acked; the broker redelivers it).
+
+    ``ack_multiple``: the batch holds the oldest unsettled deliveries of its
+    channel (AMQP delivery tags), so the acks are one ``basic.ack`` with
+    ``multiple`` on the newest, after the plain rejects.
     """
     for delivery in batch:
         if delivery.decision is None:
@@ -53,12 +58,19 @@ def settle(
     if dead:
         rejected_at = now()
         sender.send([dead_letter(d, rejected_at) for d in dead])
+    acks: list[Delivery] = []
     for delivery in batch:
         if delivery.decision is Decision.REJECT and delivery.queue not in (
             dead_letter_queues
         ):
             delivery.message.reject(requeue=False)
         else:
+            acks.append(delivery)
+    if ack_multiple and acks:
+        newest = max(acks, key=lambda d: int(d.delivery_tag))
+        newest.message.ack(multiple=True)
+    else:
+        for delivery in acks:
             delivery.message.ack()
     if rejected:
         first = rejected[0]

@@ -352,3 +352,56 @@ def test_confirm_publish_in_the_url_is_honoured_without_per_message_waits(
             assert pub.publish_batch([{"n": 1}] * 10, routing_key="k") == 10
             assert pub.confirms is expected
     assert message_count(rabbitmq_url, spec.name) == 20
+
+
+def test_batches_finished_in_the_background_ack_exactly_themselves(
+    rabbitmq_url: str, names: Names
+) -> None:
+    """One ``basic.ack`` with ``multiple`` per batch acks that batch, no more:
+    the batch handled meanwhile (newer tags) is redelivered when its finish
+    fails, and plain rejects of a queue without dead-lettering are not acked."""
+    exchange = names.exchange()
+    spec = notabene.QueueSpec(
+        name=names.queue(), exchange=exchange, routing_key="k", dead_letter=False
+    )
+    with notabene.Publisher(rabbitmq_url, exchange=exchange, queues=[spec]) as pub:
+        pub.publish_batch([{"n": n} for n in range(300)], routing_key="k")
+    started: list[int] = []
+    second_handled = threading.Event()
+
+    def handle(batch: list[notabene.Delivery]) -> Callable[[], None]:
+        first = batch[0].json()["n"]
+        started.append(first)
+        for delivery in batch:
+            if delivery.json()["n"] % 10 == 7:
+                delivery.reject("sevens are dropped")
+        if first == 100:
+            second_handled.set()
+
+        def finish() -> None:
+            if first == 0:
+                assert second_handled.wait(10)  # batch 2 is unacked meanwhile
+            if first == 200:
+                raise ZeroDivisionError("a bug in the third batch's finish")
+
+        return finish
+
+    consumer = notabene.BatchConsumer(
+        rabbitmq_url, [spec], handle, max_messages=100, max_wait=0.2
+    )
+    with pytest.raises(ZeroDivisionError):
+        consumer.run()
+    assert started == [0, 100, 200]
+    assert consumer.stats.acked == 180 and consumer.stats.rejected == 20
+    # the third batch's 100 messages came back; nothing else did
+    assert message_count(rabbitmq_url, spec.name) == 100
+    back: list[int] = []
+
+    def collect(batch: list[notabene.Delivery]) -> None:
+        back.extend(d.json()["n"] for d in batch)
+
+    run_until(
+        notabene.BatchConsumer(rabbitmq_url, [spec], collect, max_wait=0.1),
+        lambda: len(back) >= 100,
+    )
+    assert sorted(back) == list(range(200, 300))
