@@ -50,6 +50,7 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 from kombu.connection import Connection
 from kombu.exceptions import OperationalError
 
+from notabene import amqp_transport
 from notabene.exceptions import (
     BrokerConfigError,
     BrokerUnavailable,
@@ -235,7 +236,8 @@ def connect(url: str, **transport_options: Any) -> Connection:
         return Connection(
             transport=MemoryTransport, transport_options=options, **conn_kwargs
         )
-    transport = "pyamqp" if scheme in ("amqp", "pyamqp") else None
+    # amqp:// reads through notabene.amqp_transport; amqps:// (TLS) is kombu's own.
+    transport = amqp_transport.Transport if scheme in ("amqp", "pyamqp") else None
     # kombu reads the query itself when it is left on the URL; we already have it.
     return Connection(
         base, transport=transport, transport_options=options, **conn_kwargs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import socket
 import subprocess
@@ -405,3 +406,42 @@ def test_batches_finished_in_the_background_ack_exactly_themselves(
         lambda: len(back) >= 100,
     )
     assert sorted(back) == list(range(200, 300))
+
+
+def test_bodies_of_every_size_arrive_whole_over_a_slow_network(
+    rabbitmq_url: str, names: Names
+) -> None:
+    """The buffered transport (notabene.amqp_transport) against the real broker,
+    through a proxy that forwards a few bytes at a time: frames arrive cut
+    everywhere and reads time out in the middle of them."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from tests.support.proxy import Proxy
+
+    exchange = names.exchange()
+    spec = notabene.QueueSpec(name=names.queue(), exchange=exchange, routing_key="k")
+    rng = random.Random(5)
+    sizes = [0, 1, 7, 8, 65535, 65536, 131072, 300_000, *rng.sample(range(9000), 40)]
+    bodies = [rng.randbytes(size) for size in sizes]
+    with notabene.Publisher(rabbitmq_url, exchange=exchange, queues=[spec]) as pub:
+        pub.publish_batch(bodies, routing_key="k")
+    parts = urlsplit(rabbitmq_url)
+    proxy = Proxy(parts.port or 5672, parts.hostname or "127.0.0.1")
+    credentials = parts.netloc.rpartition("@")[0]
+    proxied = urlunsplit(parts._replace(netloc=f"{credentials}@127.0.0.1:{proxy.port}"))
+    received: list[bytes] = []
+
+    def handle(batch: list[notabene.Delivery]) -> None:
+        received.extend(d.body for d in batch)
+        if len(received) == 1:
+            proxy.trickle(997, 0.0005)  # after the handshake, frames cut anywhere
+
+    try:
+        consumer = notabene.BatchConsumer(
+            proxied, [spec], handle, max_messages=1, max_wait=0.005
+        )
+        run_until(consumer, lambda: len(received) >= len(bodies), timeout=60)
+    finally:
+        proxy.close()
+    assert sorted(received) == sorted(bodies)
+    assert message_count(rabbitmq_url, spec.name) == 0

@@ -2,7 +2,9 @@
 
 :meth:`Proxy.cut` is a server gone (connections dropped, new ones refused);
 :meth:`Proxy.stall` a server that hangs (connections stay open and new ones are
-accepted, but nothing is forwarded until :meth:`Proxy.restore`).
+accepted, but nothing is forwarded until :meth:`Proxy.restore`);
+:meth:`Proxy.trickle` a slow network (bytes forwarded in small pieces, with a
+pause after each).
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ class Proxy:
         self.flowing.set()
         #: Bytes received while stalled (held, not forwarded).
         self.held = 0
+        #: While trickling: the largest piece forwarded at once, and the pause after.
+        self.piece: int | None = None
+        self.pause = 0.0
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -61,7 +66,7 @@ class Proxy:
                     while not self.flowing.wait(0.1):
                         if self._closed:
                             return
-                sink.sendall(data)
+                self._forward(sink, data)
         except OSError:
             pass
         finally:
@@ -69,6 +74,20 @@ class Proxy:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+    def _forward(self, sink: socket.socket, data: bytes) -> None:
+        piece = self.piece
+        if piece is None:
+            sink.sendall(data)
+            return
+        pause = threading.Event()
+        for start in range(0, len(data), piece):
+            sink.sendall(data[start : start + piece])
+            pause.wait(self.pause)
+
+    def trickle(self, piece: int, pause: float) -> None:
+        """Forward at most ``piece`` bytes at a time, waiting ``pause`` s after each."""
+        self.piece, self.pause = piece, pause
 
     def cut(self) -> None:
         """Drop every open connection and refuse new ones."""
