@@ -10,8 +10,10 @@
 Records go to a working file in the process's own working folder. A roll
 finishes it (see :mod:`shoebox.finish`) into the destination folder and runs
 the callbacks (:mod:`shoebox.callbacks`). A file rolls when it reaches
-``roll_size_mb`` MiB (checked after each ``write``) or ``roll_minutes`` after its
-first record - by a timer thread, so an idle archive rolls too. Empty files are
+``roll_size_mb`` MiB (checked after each ``write``; with ``background=True`` the
+full file is finished on the archive's thread while ``write`` returns) or
+``roll_minutes`` after its first record - by a timer thread, so an idle archive
+rolls too. Empty files are
 never rolled. At start, files left in the working folder by a dead process are
 finished first (:mod:`shoebox.recovery`).
 
@@ -91,8 +93,12 @@ class Archive:
     ``roll_minutes=None`` disables the time roll. ``filename_template``
     defaults to the format's (see :mod:`shoebox.naming`). ``callbacks`` are
     callback objects or names, built with ``callback_options``; ``clock`` gives
-    the roll time used in names. Raises ``ShoeboxConfigError`` for a bad option
-    and ``ShoeboxError`` when another process uses ``working``.
+    the roll time used in names. ``background=True`` finishes a file that
+    reached ``roll_size_mb`` on the archive's own thread: ``write`` only syncs
+    and closes it (its records are durable when ``write`` returns) and the
+    compressing, naming and callbacks happen meanwhile; ``close`` waits for
+    them. Raises ``ShoeboxConfigError`` for a bad option and ``ShoeboxError``
+    when another process uses ``working``.
     """
 
     def __init__(
@@ -107,6 +113,7 @@ class Archive:
         *,
         callback_options: Mapping[str, Any] | None = None,
         clock: Callable[[], datetime] = _utc_now,
+        background: bool = False,
     ) -> None:
         self.format: RecordFormat = get_format(fmt)
         if not roll_size_mb > 0:
@@ -134,6 +141,8 @@ class Archive:
         self._roll_lock = threading.Lock()
         self._file: _OpenFile | None = None
         self._unfinished: list[Path] = []
+        self._background = background
+        self._finish_due = False  # a full file was detached for the thread to finish
         self._closed = False
         self.destination.mkdir(parents=True, exist_ok=True)
         self.working.mkdir(parents=True, exist_ok=True)
@@ -144,7 +153,7 @@ class Archive:
             self._release_lock()
             raise
         self._timer: threading.Thread | None = None
-        if self.roll_seconds is not None:
+        if self.roll_seconds is not None or background:
             self._timer = threading.Thread(
                 target=self._run_timer, name=f"shoebox-roll-{self.working}", daemon=True
             )
@@ -180,7 +189,9 @@ class Archive:
             self.stats.records += len(encoded)
             self.stats.bytes_written += len(data)
             full = current.size >= self.roll_bytes
-        if full:
+        if full and self._background:
+            self._detach_full()
+        elif full:
             self._roll(lambda f: f.size >= self.roll_bytes)
         return len(encoded)
 
@@ -252,6 +263,27 @@ class Archive:
         self._wake.notify_all()
         return self._file
 
+    def _detach(self, current: _OpenFile) -> Path:
+        """Sync and close the open file; later records go to a new one (lock held)."""
+        self._file = None
+        try:
+            os.fsync(current.handle.fileno())
+        except OSError as exc:  # finished from the page cache anyway
+            LOG.warning("cannot sync %s: %s", current.path, exc)
+        finally:
+            current.handle.close()
+        return current.path
+
+    def _detach_full(self) -> None:
+        """``background``: detach the full file for the thread to finish."""
+        with self._wake:
+            current = self._file
+            if current is None or current.size < self.roll_bytes:
+                return
+            self._unfinished.append(self._detach(current))
+            self._finish_due = True
+            self._wake.notify_all()
+
     def _roll(self, due: Callable[[_OpenFile], bool]) -> Path | None:
         """Detach the open file if ``due`` says so, finish it, run the callbacks."""
         with self._roll_lock:
@@ -259,14 +291,7 @@ class Archive:
                 current = self._file
                 detached: Path | None = None
                 if current is not None and due(current):
-                    self._file = None
-                    try:
-                        os.fsync(current.handle.fileno())
-                    except OSError as exc:  # finished from the page cache anyway
-                        LOG.warning("cannot sync %s: %s", current.path, exc)
-                    finally:
-                        current.handle.close()
-                    detached = current.path
+                    detached = self._detach(current)
                 retry, self._unfinished = self._unfinished, []
             result: Path | None = None
             for path in [*retry, *([detached] if detached else [])]:
@@ -314,23 +339,29 @@ class Archive:
         return current
 
     def _run_timer(self) -> None:
+        """Roll by time; finish the files ``write`` detached (``background``)."""
         while True:
             with self._wake:
                 while True:
+                    if self._finish_due:
+                        self._finish_due = False
+                        due: Callable[[_OpenFile], bool] = _none_due
+                        break
                     if self._closed:
                         return
                     current = self._file
-                    if current is None:
+                    if current is None or self.roll_seconds is None:
                         self._wake.wait()
                         continue
                     remaining = current.deadline - time.monotonic()
                     if remaining <= 0:
+                        due = _time_due
                         break
                     self._wake.wait(remaining)
             try:
-                self._roll(lambda f: f.deadline <= time.monotonic())
+                self._roll(due)
             except Exception:
-                LOG.exception("time roll of %s failed", self.working)
+                LOG.exception("roll of %s failed", self.working)
 
     # ---------------------------------------------------------------- recovery
 
@@ -367,6 +398,15 @@ class Archive:
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             os.close(fd)
+
+
+def _none_due(current: _OpenFile) -> bool:
+    """Roll nothing open: only finish the detached files."""
+    return False
+
+
+def _time_due(current: _OpenFile) -> bool:
+    return current.deadline <= time.monotonic()
 
 
 def _write_all(handle: FileIO, data: bytes) -> None:

@@ -53,7 +53,7 @@ def _is_embeddable(body: bytes, parsed: bool = False) -> bool:
     orjson is not parsed again unless it holds enough brackets to nest near
     that limit (yagi-event decodes every message before archiving it).
     """
-    if b"\n" in body or b"\r" in body or not body.strip():
+    if b"\n" in body or b"\r" in body or not body or body.isspace():
         return False
     if parsed and body.count(b"[") + body.count(b"{") < _SHALLOW:
         return True

@@ -127,7 +127,8 @@ class ArchiveHandler(YagiHandler):
         rejects = Path(settings.get("reject_folder", str(destination / "rejects")))
         if "<pid>" not in template and Path(template).is_dir():
             self._recover_folder(Path(template), destination, options)
-        self.archive = shoebox.Archive(destination, working, **options)
+        # a full file is compressed on the archive's thread, not in the batch loop
+        self.archive = shoebox.Archive(destination, working, background=True, **options)
         self._recover_abandoned(
             siblings, sibling_re, working, destination, rejects, options
         )

@@ -77,6 +77,52 @@ def test_rolls_when_the_file_reaches_the_size(
     assert archive.stats.files_rolled == 3
 
 
+def test_background_finishing_leaves_write_only_the_sync(
+    make_archive: MakeArchive,
+    folders: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    finishing: list[str] = []
+    real_finish = Finisher.finish
+
+    def slow_finish(self: Finisher, working: Path, when: datetime) -> Path:
+        finishing.append(threading.current_thread().name)
+        assert release.wait(10)
+        return real_finish(self, working, when)
+
+    monkeypatch.setattr(Finisher, "finish", slow_finish)
+    archive = make_archive(roll_size_mb=0.01, background=True)  # 10 KiB
+    body = b'{"pad": "' + b"x" * 1000 + b'"}'
+    for _ in range(25):  # two files fill up; write never waits for their finish
+        archive.write([(body, {})])
+    wait_for(lambda: len(finishing) == 1)
+    assert finishing[0].startswith("shoebox-roll")
+    assert finished(folders[0]) == []
+    # the full files are synced and closed in the working folder meanwhile
+    assert len(list(folders[1].glob("*.json"))) == 3
+    release.set()
+    wait_for(lambda: archive.stats.files_rolled == 2)
+    archive.close()
+    files = finished(folders[0])
+    counts = [sum(1 for _ in shoebox.read(f)) for f in files]
+    assert len(counts) == 3 and counts[0] == counts[1] and sum(counts) == 25
+    assert list(folders[1].glob("*.json")) == []
+
+
+def test_close_waits_for_the_background_finishing(
+    make_archive: MakeArchive, folders: tuple[Path, Path]
+) -> None:
+    archive = make_archive(roll_size_mb=0.01, background=True)
+    body = b'{"pad": "' + b"x" * 1000 + b'"}'
+    for _ in range(45):
+        archive.write([(body, {})])
+    archive.close()
+    files = finished(folders[0])
+    assert sum(sum(1 for _ in shoebox.read(f)) for f in files) == 45
+    assert archive.stats.files_rolled == len(files) == 5
+
+
 def test_rolls_by_time_while_idle(
     make_archive: MakeArchive, folders: tuple[Path, Path]
 ) -> None:
