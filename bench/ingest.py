@@ -3,7 +3,10 @@
 
 Feeds N notigen notifications (the sandbox's event_definitions.yaml and
 triggers.yaml, the event-time clock, as a replay would) in batches through
-``TriggerManager.add_notifications`` into a fresh database, then measures on the
+``winchester-db ingest``'s loop (``winchester.ingest_file.ingest_lines``: each
+batch distilled while the one before it is stored, with
+``TriggerManager.start_notifications``) into a fresh database, timed from the
+first line read to the last batch committed, then measures on the
 same database a plain bulk insert of one row per notification (message_id,
 event_type, timestamp, raw JSON) - the floor of any durable ingest.
 
@@ -46,6 +49,7 @@ from distiller import Distiller  # noqa: E402
 from winchester.clock import EventClock  # noqa: E402
 from winchester.config.triggers import load_triggers  # noqa: E402
 from winchester.ingest import TriggerManager  # noqa: E402
+from winchester.ingest_file import ingest_lines  # noqa: E402
 from winchester.storage.engine import connect  # noqa: E402
 from winchester.storage.migrate import upgrade  # noqa: E402
 
@@ -96,6 +100,15 @@ def batches(path: Path, size: int) -> Iterator[list[bytes]]:
                     batch = []
     if batch:
         yield batch
+
+
+def numbered(path: Path) -> Iterator[tuple[str, int, bytes]]:
+    """``(file, line number, line)`` for the non-blank lines of ``path``."""
+    with path.open("rb") as stream:
+        for number, raw in enumerate(stream, 1):
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                yield path.name, number, line
 
 
 def notigen_file(scratch: Path, count: int, *, seed: int) -> Path:
@@ -206,17 +219,19 @@ def main() -> None:
         try:
             engine = connect(url)
             manager = sample_manager(engine)
-            statements = saved = n = 0
             marks: list[tuple[int, float]] = []  # (notifications done, seconds)
-            seconds = 0.0
-            for lines in batches(traffic, args.batch):
-                started = time.perf_counter()
-                result = manager.add_notifications(lines)
-                seconds += time.perf_counter() - started
-                statements += result.statements
-                saved += result.saved
-                n += len(lines)
-                marks.append((n, seconds))
+            started = time.perf_counter()
+            summary = ingest_lines(
+                manager,
+                numbered(traffic),
+                batch_size=args.batch,
+                on_reject=lambda name, number, reason: None,
+                on_batch=lambda done: marks.append(
+                    (done.lines, time.perf_counter() - started)
+                ),
+            )
+            seconds = time.perf_counter() - started
+            statements, saved, n = summary.statements, summary.saved, summary.lines
             peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             raw_seconds = raw_insert(engine, traffic, args.batch)
             engine.dispose()

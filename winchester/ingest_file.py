@@ -26,8 +26,9 @@ Rules:
   At the end one summary line goes to stdout.
 * Exit status: 0, or 1 when any line was rejected or the database stayed
   unavailable, or 2 for a bad configuration or a missing input file. Ctrl-C
-  stops (the batch in progress is rolled back, those before it stay stored),
-  prints the summary so far and exits 130.
+  stops (the batch being read is dropped; the one being stored, on a second
+  thread while the next is distilled, commits first), prints the summary so
+  far and exits 130.
 
 ``python -m winchester.ingest_file`` runs the older test tool of
 :mod:`winchester.ingest_tool` (options instead of a ``winchester.yaml``), kept
@@ -36,12 +37,14 @@ for the multi-process tests and benchmarks.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
@@ -49,7 +52,7 @@ from typing import IO, BinaryIO
 from stacktach.exceptions import ConfigError
 from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
-from winchester.ingest import TriggerManager
+from winchester.ingest import IngestResult, TriggerManager
 from winchester.storage.engine import DatabaseUnavailable
 
 __all__ = [
@@ -205,20 +208,24 @@ def ingest_lines(
 ) -> FileIngestSummary:
     """Distil and store ``lines`` in batches of ``batch_size``; the totals.
 
-    A ``None`` among the lines (idle input) stores the partial batch at once.
+    A batch is distilled and prepared while the one before it is stored (its
+    transaction runs on a second thread), so reading and distilling overlap
+    the database's work; batches still commit one at a time, in order. A
+    ``None`` among the lines (idle input) stores the partial batch at once.
     ``on_reject(file, line, reason)`` is called for each rejected line and
     ``on_batch(summary)`` after each batch; the totals accumulate in
     ``summary`` when given (so an interrupted caller still has them). Raises
     ``DatabaseUnavailable`` when the database stays unavailable (the batches
-    before it are stored).
+    before it are stored). On an interruption (Ctrl-C) the batch being stored
+    is let finish and counted before the exception goes on.
     """
     summary = summary if summary is not None else FileIngestSummary()
     started = time.monotonic()
     where: list[tuple[str, int]] = []
     bodies: list[bytes] = []
+    storing: list[tuple[Future[IngestResult], list[tuple[str, int]]]] = []
 
-    def flush() -> None:
-        result = manager.add_notifications(bodies)
+    def account(result: IngestResult, lines_of: list[tuple[str, int]]) -> None:
         summary.lines += result.received
         summary.saved += result.saved
         summary.duplicates += result.duplicates
@@ -226,25 +233,48 @@ def ingest_lines(
         summary.rejected += len(result.rejected)
         summary.statements += result.statements
         for index, reason in result.rejected:
-            name, number = where[index]
+            name, number = lines_of[index]
             on_reject(name, number, reason)
-        where.clear()
-        bodies.clear()
         summary.seconds = time.monotonic() - started
         on_batch(summary)
 
-    for item in lines:
-        if item is None:
+    def wait() -> None:
+        """Let the batch being stored commit, and count it."""
+        while storing:
+            future, lines_of = storing.pop()
+            try:
+                result = future.result()
+            except KeyboardInterrupt:
+                with contextlib.suppress(Exception):  # let its transaction end
+                    account(future.result(), lines_of)
+                raise
+            account(result, lines_of)
+
+    def flush(executor: ThreadPoolExecutor) -> None:
+        pending = manager.start_notifications(list(bodies))
+        lines_of = list(where)
+        where.clear()
+        bodies.clear()
+        wait()
+        storing.append((executor.submit(pending.store), lines_of))
+
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-store") as executor:
+        try:
+            for item in lines:
+                if item is None:
+                    if bodies:
+                        flush(executor)
+                    wait()  # idle input: what was read is stored now
+                    continue
+                name, number, body = item
+                where.append((name, number))
+                bodies.append(body)
+                if len(bodies) >= batch_size:
+                    flush(executor)
             if bodies:
-                flush()
-            continue
-        name, number, body = item
-        where.append((name, number))
-        bodies.append(body)
-        if len(bodies) >= batch_size:
-            flush()
-    if bodies:
-        flush()
+                flush(executor)
+        finally:
+            wait()
     summary.seconds = time.monotonic() - started
     return summary
 
