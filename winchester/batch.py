@@ -135,6 +135,8 @@ class Prepared:
     future_events: int = 0
     #: per pending key: its distinguishing values' (name, value_hash)
     key_hashes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    #: MySQL: per row, its index rows' text around the event id (``row_pieces``)
+    index_pieces: list[list[str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)

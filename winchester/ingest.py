@@ -95,6 +95,7 @@ from winchester.storage import counters as counter_store
 from winchester.storage import event_counts
 from winchester.storage import events as event_store
 from winchester.storage import streams as stream_store
+from winchester.storage.bulk import row_pieces
 from winchester.storage.engine import (
     DatabaseUnavailable,
     is_data_error,
@@ -289,7 +290,7 @@ class TriggerManager:
         its handlers emitted in one transaction). Events that cannot be stored
         are in ``rejected`` as ``(origins[i] or i, reason)``.
         """
-        return prepare_batch(
+        prepared = prepare_batch(
             events,
             list(origins) if origins is not None else list(range(len(events))),
             self.triggers,
@@ -297,6 +298,10 @@ class TriggerManager:
             self._names,
             self.wall() + self.clock_max_skew,
         )
+        if self.engine.dialect.name == "mysql":
+            # the index rows' SQL text, but for the event ids the insert gives
+            prepared.index_pieces = list(map(row_pieces, prepared.index))
+        return prepared
 
     def store(self, conn: Connection, prepared: Prepared) -> IngestResult:
         """Store prepared events inside the caller's transaction (re-runnable).
@@ -473,6 +478,16 @@ class TriggerManager:
         }
         result.saved = len(new_ids)
         result.duplicates += len(prep.rows) - len(new_ids)
+        if prep.index_pieces is not None and conn.dialect.name == "mysql":
+            pieces = prep.index_pieces
+            result.statements += event_store.insert_trait_index_pieces(
+                conn,
+                [
+                    (pieces[position], event_id)
+                    for position, event_id in new_ids.items()
+                ],
+            )
+            return new_ids
         trait_rows = [
             (name_id, hashed, event_id)
             for position, event_id in new_ids.items()

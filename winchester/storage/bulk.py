@@ -33,7 +33,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["INTEGER_CHUNK_ROWS", "bulk_insert", "insert_integers"]
+__all__ = [
+    "INTEGER_CHUNK_ROWS",
+    "bulk_insert",
+    "insert_integer_groups",
+    "insert_integers",
+    "row_pieces",
+]
 
 _Processors = list[tuple[int, Callable[[Any], Any]]]
 # Positional markers; PyMySQL and psycopg take ``%s`` with tuples under "pyformat".
@@ -157,3 +163,56 @@ def insert_integers(
         return 1
     bulk_insert(conn, table, names, rows)
     return 1
+
+
+def row_pieces(rows: Sequence[tuple[int, ...]]) -> list[str]:
+    """MySQL text of ``rows`` with one more int each, not known yet, cut around it.
+
+    ``str(last).join(row_pieces([(5, 123), (7, 456)]))`` is
+    ``(5,123,last),(7,456,last)``: the text of rows that end in the same value
+    (the trait index rows of one event end in its id) is built before the
+    transaction, and inside it costs one ``join``. Every value is checked to be
+    a plain ``int``, as :func:`insert_integers` does.
+    """
+    if not rows:
+        return []
+    width = len(rows[0])
+    _checked(rows, width)
+    middle = "(" + ",".join(["%d"] * width) + ","
+    return [
+        middle % rows[0],
+        *(")," + middle % row for row in rows[1:]),
+        ")",
+    ]
+
+
+def insert_integer_groups(
+    conn: Connection,
+    table: sa.Table,
+    columns: Sequence[str],
+    groups: Sequence[tuple[list[str], int]],
+) -> int:
+    """MySQL: ``INSERT`` groups of rows made by :func:`row_pieces`; statements sent.
+
+    Each group is ``(pieces, last)``: its rows, all ending in ``last`` (checked
+    to be an ``int``). Chunks hold about ``INTEGER_CHUNK_ROWS`` rows.
+    """
+    head = _head(conn, table, tuple(columns)) + " VALUES "
+    statements = 0
+    texts: list[str] = []
+    rows = 0
+    for pieces, last in groups:
+        if not pieces:
+            continue
+        if last.__class__ is not int:
+            raise TypeError(f"insert_integer_groups: {last!r} is not an int")
+        texts.append(str(last).join(pieces))
+        rows += len(pieces) - 1
+        if rows >= INTEGER_CHUNK_ROWS:
+            conn.exec_driver_sql(head + ",".join(texts))
+            statements += 1
+            texts, rows = [], 0
+    if texts:
+        conn.exec_driver_sql(head + ",".join(texts))
+        statements += 1
+    return statements

@@ -40,7 +40,7 @@ from pymysql.constants.SERVER_STATUS import (
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
-from winchester.storage.bulk import insert_integers
+from winchester.storage.bulk import insert_integer_groups, insert_integers
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver, is_duplicate_key
 
@@ -234,3 +234,13 @@ def insert_events(
 def insert_trait_index(conn: Connection, rows: Sequence[tuple[int, int, int]]) -> int:
     """Insert ``(name_id, value_hash, event_id)`` trait index rows; statements sent."""
     return insert_integers(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, rows)
+
+
+def insert_trait_index_pieces(
+    conn: Connection, groups: Sequence[tuple[list[str], int]]
+) -> int:
+    """MySQL: insert trait index rows built before the transaction, per event.
+
+    Each group is ``(row_pieces([(name_id, value_hash), ...]), event_id)``.
+    """
+    return insert_integer_groups(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, groups)

@@ -56,6 +56,50 @@ def test_integer_rows_are_stored_exactly(engine: Engine) -> None:
     assert sent == (expected if engine.dialect.name == "mysql" else 1)
 
 
+@pytest.fixture
+def mysql_engine(mysql_url: str) -> Iterator[Engine]:
+    """MariaDB only: row pieces are its literal (the others bind arrays)."""
+    engine = connect(mysql_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_index_rows_cut_around_their_event_id_are_stored_exactly(
+    mysql_engine: Engine,
+) -> None:
+    engine = mysql_engine
+    per_event = [
+        [(1, -(2**63)), (1, 2**63 - 1), (2, 0)],
+        [],  # an event without indexed traits
+        *[[(3, h), (4, -h)] for h in range(7000)],  # 14,000 rows: two chunks
+        [(5, 1)],
+    ]
+    groups = [(bulk.row_pieces(rows), 100 + n) for n, rows in enumerate(per_event)]
+    with engine.begin() as conn:
+        sent = events.insert_trait_index_pieces(conn, groups)
+    expected = [
+        (name_id, hashed, 100 + n)
+        for n, rows in enumerate(per_event)
+        for name_id, hashed in rows
+    ]
+    assert _index_rows(engine) == sorted(expected)
+    assert sent == 2
+
+
+@pytest.mark.parametrize("bad", [(1, "2); DROP TABLE event; --"), (1, 2.5), (True, 1)])
+def test_row_pieces_refuse_anything_but_plain_ints(bad: Any) -> None:
+    with pytest.raises(TypeError, match="not 2 ints"):
+        bulk.row_pieces([(1, 1), bad])
+
+
+def test_an_event_id_that_is_not_an_int_is_refused(mysql_engine: Engine) -> None:
+    engine = mysql_engine
+    with engine.begin() as conn, pytest.raises(TypeError, match="not an int"):
+        events.insert_trait_index_pieces(conn, [(bulk.row_pieces([(1, 1)]), "1) --")])  # type: ignore[list-item]
+    assert _index_rows(engine) == []
+
+
 def test_stream_links_go_through_the_same_path(engine: Engine) -> None:
     from winchester.storage import streams
 
