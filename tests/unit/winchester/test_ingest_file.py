@@ -69,6 +69,8 @@ def test_a_pipe_is_read_as_it_arrives_with_long_lines_and_idle_ticks() -> None:
 class _Discarding:
     """Stands in for the trigger manager: counts each batch, keeps nothing."""
 
+    engine = sa.create_engine("sqlite://")  # never connected: its dialect only
+
     def start_notifications(self, bodies: list[bytes]) -> _Discarded:
         return _Discarded(len(bodies))
 
@@ -105,8 +107,8 @@ def test_memory_stays_flat_in_the_file_size(tmp_path: Path) -> None:
     assert _peak_bytes(large) < 2 * _peak_bytes(small) + 256_000
 
 
-def _sqlite_manager(tmp_path: Path, corpus_config: Path) -> TriggerManager:
-    engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
+def _manager(url: str, corpus_config: Path) -> TriggerManager:
+    engine = connect(url)
     upgrade(engine)
     return TriggerManager(
         engine,
@@ -138,9 +140,9 @@ def _corpus_lines(corpus: Path) -> list[tuple[str, int, bytes]]:
 
 
 def test_a_batch_is_distilled_while_the_one_before_it_is_stored(
-    tmp_path: Path, corpus: Path, corpus_config: Path
+    mysql_url: str, corpus: Path, corpus_config: Path
 ) -> None:
-    manager = _sqlite_manager(tmp_path, corpus_config)
+    manager = _manager(mysql_url, corpus_config)
     lines = _corpus_lines(corpus)
     lines.insert(57, ("bad.jsonl", 9, b'{"event_type": "compute.instance.update"}'))
     started = manager.start_notifications
@@ -188,9 +190,9 @@ def test_a_batch_is_distilled_while_the_one_before_it_is_stored(
 
 
 def test_an_interruption_lets_the_batch_being_stored_commit(
-    tmp_path: Path, corpus: Path, corpus_config: Path
+    mysql_url: str, corpus: Path, corpus_config: Path
 ) -> None:
-    manager = _sqlite_manager(tmp_path, corpus_config)
+    manager = _manager(mysql_url, corpus_config)
     lines = _corpus_lines(corpus)[:130]
 
     def interrupted() -> Iterator[tuple[str, int, bytes]]:
@@ -210,4 +212,31 @@ def test_an_interruption_lets_the_batch_being_stored_commit(
         )
     assert summary.lines == 100
     assert _stored(manager) == _distilled(manager, [line for *_, line in lines[:100]])
+    manager.engine.dispose()
+
+
+def test_sqlite_is_ingested_in_one_thread(
+    tmp_path: Path, corpus: Path, corpus_config: Path
+) -> None:
+    manager = _manager(f"sqlite:///{tmp_path / 'w.db'}", corpus_config)
+    threads: set[str] = set()
+    started = manager.start_notifications
+
+    def start(bodies: list[bytes]) -> Any:
+        pending = started(bodies)
+        store = pending.store
+
+        def store_here() -> IngestResult:
+            threads.add(threading.current_thread().name)
+            return store()
+
+        pending.store = store_here
+        return pending
+
+    manager.start_notifications = start  # type: ignore[method-assign]
+    lines = _corpus_lines(corpus)
+    summary = ingest_lines(manager, lines, batch_size=50, on_reject=lambda *_: None)
+    assert threads == {threading.current_thread().name}
+    assert summary.lines == len(lines)
+    assert _stored(manager) == _distilled(manager, [line for *_, line in lines])
     manager.engine.dispose()
