@@ -71,6 +71,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -592,6 +593,7 @@ class TriggerManager:
         return opened
 
 
+@dataclass
 class PendingIngest:
     """A distilled, prepared batch of notifications, waiting for its transaction.
 
@@ -599,23 +601,13 @@ class PendingIngest:
     it and returns what :meth:`TriggerManager.add_notifications` returns.
     """
 
-    def __init__(
-        self,
-        manager: TriggerManager,
-        received: int,
-        events: list[Event],
-        origins: list[int],
-        rejected: list[tuple[int, str]],
-        unmatched: int,
-        prepared: Prepared | None,
-    ) -> None:
-        self.manager = manager
-        self.received = received
-        self.events = events
-        self.origins = origins
-        self.rejected = rejected
-        self.unmatched = unmatched
-        self.prepared = prepared
+    manager: TriggerManager
+    received: int
+    events: list[Event]
+    origins: list[int]
+    rejected: list[tuple[int, str]]
+    unmatched: int
+    prepared: Prepared | None
 
     def store(self) -> IngestResult:
         """Store the events in one transaction (re-runnable after an outage)."""

@@ -93,6 +93,26 @@ def run(world: dict[str, Any], bodies: list[bytes]) -> YagiWorker:
     return worker
 
 
+def use_apps(world: dict[str, Any], apps: str) -> None:
+    """Give the queue these ``apps`` instead of winchester and shoebox."""
+    conf = world["conf"]
+    conf.write_text(
+        conf.read_text().replace(
+            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
+            f"apps = {apps}\n",
+        )
+    )
+
+
+def archived(world: dict[str, Any], folder: str = "") -> list[shoebox.Record]:
+    """The records of the finished archive files (``rejects``: the reject archive)."""
+    return [
+        record
+        for path in sorted((world["tmp"] / "archive" / folder).glob("*.gz"))
+        for record in shoebox.read(path)
+    ]
+
+
 def stored(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
     engine = connect(world["url"])
     with engine.connect() as conn:
@@ -164,16 +184,14 @@ def test_max_messages_is_honoured_per_queue_and_statistics_say_what_is_totals(
     assert "7 messages" in totals and "7 archived" in totals
 
 
+@pytest.mark.parametrize(
+    "handler",
+    ["Fussy", "LateFussy"],  # LateFussy raises in the work left to the background
+)
 def test_an_exception_of_one_notification_dead_letters_only_it(
-    world: dict[str, Any], caplog: pytest.LogCaptureFixture
+    world: dict[str, Any], caplog: pytest.LogCaptureFixture, handler: str
 ) -> None:
-    conf = world["conf"]
-    conf.write_text(
-        conf.read_text().replace(
-            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
-            "apps = tests.support.yagi_handlers:Fussy, winchester, shoebox\n",
-        )
-    )
+    use_apps(world, f"tests.support.yagi_handlers:{handler}, winchester, shoebox")
     bad = notification(4)
     bad["payload"]["explode"] = "boom"
     bodies = [json.dumps(notification(n)).encode() for n in (1, 2, 3, 5, 6)]
@@ -181,16 +199,12 @@ def test_an_exception_of_one_notification_dead_letters_only_it(
     with caplog.at_level(logging.INFO, logger="yagi.worker"):
         run(world, bodies)
     assert set(stored(world)) == {"m-1", "m-2", "m-3", "m-5", "m-6"}
-    rejects = [
-        record
-        for path in sorted((world["tmp"] / "archive" / "rejects").glob("*.gz"))
-        for record in shoebox.read(path)
-    ]
-    assert [r.metadata["reason"] for r in rejects] == [
-        "fussy: ValueError: cannot take explode='boom'"
+    name = handler.lower()
+    assert [r.metadata["reason"] for r in archived(world, "rejects")] == [
+        f"{name}: ValueError: cannot take explode='boom'"
     ]
     assert any(
-        "message m-4 dead-lettered: fussy:" in r.getMessage() for r in caplog.records
+        f"message m-4 dead-lettered: {name}:" in r.getMessage() for r in caplog.records
     )
 
 
@@ -290,13 +304,7 @@ def test_an_outage_in_the_background_work_reruns_only_that_work(
 ) -> None:
     from tests.support.yagi_handlers import Flaky
 
-    conf = world["conf"]
-    conf.write_text(
-        conf.read_text().replace(
-            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
-            "apps = tests.support.yagi_handlers:Flaky, winchester, shoebox\n",
-        )
-    )
+    use_apps(world, "tests.support.yagi_handlers:Flaky, winchester, shoebox")
     Flaky.begun.clear()
     Flaky.finished.clear()
     Flaky.outages = 1
@@ -308,35 +316,4 @@ def test_an_outage_in_the_background_work_reruns_only_that_work(
     # nothing was archived twice.
     assert Flaky.outages == 0
     assert sum(Flaky.begun) == sum(Flaky.finished) == 5
-    archived = [
-        record
-        for path in sorted((world["tmp"] / "archive").glob("*.gz"))
-        for record in shoebox.read(path)
-    ]
-    assert sorted(r.body for r in archived) == sorted(bodies)
-
-
-def test_an_exception_in_background_work_dead_letters_only_its_notification(
-    world: dict[str, Any],
-) -> None:
-    conf = world["conf"]
-    conf.write_text(
-        conf.read_text().replace(
-            "apps = winchester.yagi_handler.WinchesterHandler, shoebox\n",
-            "apps = tests.support.yagi_handlers:LateFussy, winchester, shoebox\n",
-        )
-    )
-    bad = notification(4)
-    bad["payload"]["explode"] = "boom"
-    bodies = [json.dumps(notification(n)).encode() for n in (1, 2, 3, 5, 6)]
-    bodies.insert(3, json.dumps(bad).encode())
-    run(world, bodies)
-    assert set(stored(world)) == {"m-1", "m-2", "m-3", "m-5", "m-6"}
-    rejects = [
-        record
-        for path in sorted((world["tmp"] / "archive" / "rejects").glob("*.gz"))
-        for record in shoebox.read(path)
-    ]
-    assert [r.metadata["reason"] for r in rejects] == [
-        "latefussy: ValueError: cannot take explode='boom'"
-    ]
+    assert sorted(r.body for r in archived(world)) == sorted(bodies)
