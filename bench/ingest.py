@@ -11,7 +11,7 @@ same database a plain bulk insert of one row per notification (message_id,
 event_type, timestamp, raw JSON) - the floor of any durable ingest.
 
     .venv/bin/python bench/ingest.py --db sqlite|mysql|postgresql|URL
-        [--notifications 20000] [--batch 500]
+        [--notifications 20000] [--batch 500] [--statements]
 
 A URL without a database name (``mysql+pymysql://root@127.0.0.1``) gets a fresh
 database, dropped afterwards. The notifications are read from notigen's file one
@@ -203,6 +203,40 @@ def per_tenth(marks: list[tuple[int, float]]) -> list[int]:
     return rates
 
 
+class StatementTimes:
+    """Seconds per kind of statement (its first words), from the driver's calls.
+
+    The time between sending a statement and its result: the database's work
+    plus the driver's, not the commits.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = {}
+
+    def watch(self, engine: sa.Engine) -> None:
+        sa.event.listen(engine, "before_cursor_execute", self._before)
+        sa.event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, conn: sa.Connection, *args: object) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def _after(
+        self, conn: sa.Connection, cursor: object, statement: str, *args: object
+    ) -> None:
+        started = conn.info.pop("bench_started", None)
+        if started is None:
+            return
+        kind = " ".join(statement.split()[:3])[:60]
+        entry = self.seconds.setdefault(kind, [0, 0.0])
+        entry[0] += 1
+        entry[1] += time.perf_counter() - started
+
+    def report(self) -> None:
+        ranked = sorted(self.seconds.items(), key=lambda item: -item[1][1])
+        for kind, (count, seconds) in ranked[:8]:
+            print(f"  {seconds:7.2f} s  {int(count):6d}x  {kind}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -210,7 +244,14 @@ def main() -> None:
     )
     parser.add_argument("--notifications", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="also print the time spent in each kind of statement (ingest and "
+        "floor), to see what the database itself costs",
+    )
     args = parser.parse_args()
+    timings = StatementTimes() if args.statements else None
 
     with tempfile.TemporaryDirectory() as scratch_dir:
         scratch = Path(scratch_dir)
@@ -218,6 +259,8 @@ def main() -> None:
         url, cleanup = database(args.db, scratch)
         try:
             engine = connect(url)
+            if timings is not None:
+                timings.watch(engine)
             manager = sample_manager(engine)
             marks: list[tuple[int, float]] = []  # (notifications done, seconds)
             started = time.perf_counter()
@@ -257,6 +300,8 @@ def main() -> None:
         f"insert {result_line['raw_insert_per_s']:,}/s; ratio {result_line['ratio']}",
         flush=True,
     )
+    if timings is not None:
+        timings.report()
     print(json.dumps(result_line), flush=True)
 
 
