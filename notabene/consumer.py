@@ -453,12 +453,10 @@ class BatchConsumer:
         pending = self._pending
         assert pending is not None and self._finisher is not None
         finisher = self._finisher
-        tries = [pending.future]
+        first = [pending.future]  # started already; a retry submits it again
 
         def attempt() -> object:
-            if not tries:
-                tries.append(finisher.submit(pending.finish))
-            future = tries.pop()
+            future = first.pop() if first else finisher.submit(pending.finish)
             while True:
                 try:
                     return future.result(timeout=TICK)

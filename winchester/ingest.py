@@ -262,7 +262,6 @@ class TriggerManager:
                 origins.append(index)
         prepared: Prepared | None = None
         if events:
-            self._warn_if_late(events)
             try:
                 prepared = self.prepare(events, origins)
             except RecoverableError:
@@ -337,12 +336,17 @@ class TriggerManager:
 
     # ----------------------------------------------------- outside the transaction
 
-    def _ingest(self, events: Sequence[Event], origins: list[int]) -> IngestResult:
+    def _ingest(
+        self,
+        events: Sequence[Event],
+        origins: list[int],
+        prepared: Prepared | None = None,
+    ) -> IngestResult:
         total = IngestResult(received=len(events))
         if not events:
             return total
         self._warn_if_late(events)
-        self._store_isolating(list(events), origins, total)
+        self._store_isolating(list(events), origins, total, prepared)
         self.totals.update(rejected=len(total.rejected))
         return total
 
@@ -612,12 +616,8 @@ class PendingIngest:
     def store(self) -> IngestResult:
         """Store the events in one transaction (re-runnable after an outage)."""
         manager = self.manager
-        result = IngestResult(received=len(self.events))
-        if self.events:
-            manager._store_isolating(
-                list(self.events), self.origins, result, self.prepared
-            )
-        manager.totals.update(rejected=len(self.rejected) + len(result.rejected))
+        result = manager._ingest(self.events, self.origins, self.prepared)
+        manager.totals.update(rejected=len(self.rejected))
         result.received = self.received
         result.rejected = sorted(self.rejected + result.rejected)
         result.unmatched = self.unmatched

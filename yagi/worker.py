@@ -48,6 +48,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import orjson
 
@@ -56,7 +57,7 @@ from stacktach import plugins
 from stacktach.exceptions import RecoverableError
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.archive import ArchiveHandler
-from yagi.handlers.base import ARCHIVE, Batch, Finish, Item, YagiHandler
+from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
 from yagi.metrics import YagiMetrics
 
 __all__ = ["HANDLERS", "YagiWorker"]
@@ -119,10 +120,10 @@ class _Chain:
             if handler.stage == ARCHIVE:
                 isolate(handler.name, handler.handle, part)
                 continue
-            finish = _begin(handler, part)
+            finish = _or_isolate(handler, part, functools.partial(handler.begin, part))
             if finish is None:
                 continue
-            steps: list[Step] = [functools.partial(_finish, handler, part, finish)]
+            steps: list[Step] = [functools.partial(_or_isolate, handler, part, finish)]
             for later in self.handlers[position + 1 :]:
                 steps.append(functools.partial(self.run_one, later, batch))
             return steps
@@ -130,11 +131,6 @@ class _Chain:
 
     def run_one(self, handler: YagiHandler, batch: Batch) -> None:
         isolate(handler.name, handler.handle, self.part(handler, batch))
-
-    def run(self, batch: Batch) -> None:
-        """Run every handler on ``batch`` now (nothing left to the background)."""
-        for handler in self.handlers:
-            self.run_one(handler, batch)
 
     def archived(self) -> None:
         """The batch went through the archiving handlers (their batch_done)."""
@@ -153,25 +149,22 @@ class _Chain:
 Step = Callable[[], None]
 
 
-def _begin(handler: YagiHandler, batch: Batch) -> Finish | None:
-    """``handler.begin(batch)``; on a non-recoverable error, ``isolate`` now."""
+_T = TypeVar("_T")
+
+
+def _or_isolate(
+    handler: YagiHandler, batch: Batch, work: Callable[[], _T]
+) -> _T | None:
+    """``work()`` (``handler.begin(batch)``, or what it left to the background);
+    on a non-recoverable error, ``isolate`` runs ``handler.handle`` on ``batch``
+    instead, down to the notifications to blame."""
     try:
-        return handler.begin(batch)
+        return work()
     except RecoverableError:
         raise
     except Exception:
         isolate(handler.name, handler.handle, batch)
         return None
-
-
-def _finish(handler: YagiHandler, batch: Batch, finish: Finish) -> None:
-    """Run what ``handler.begin`` left; on a non-recoverable error, ``isolate``."""
-    try:
-        finish()
-    except RecoverableError:
-        raise
-    except Exception:
-        isolate(handler.name, handler.handle, batch)
 
 
 class _Steps:

@@ -56,19 +56,14 @@ def test_integer_rows_are_stored_exactly(engine: Engine) -> None:
     assert sent == (expected if engine.dialect.name == "mysql" else 1)
 
 
-@pytest.fixture
-def mysql_engine(mysql_url: str) -> Iterator[Engine]:
-    """MariaDB only: row pieces are its literal (the others bind arrays)."""
-    engine = connect(mysql_url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+#: Row pieces are MariaDB's literal (the others bind arrays): those tests run there.
+ON_MARIADB = pytest.mark.parametrize("database_url", ["mysql"], indirect=True)
 
 
+@ON_MARIADB
 def test_index_rows_cut_around_their_event_id_are_stored_exactly(
-    mysql_engine: Engine,
+    engine: Engine,
 ) -> None:
-    engine = mysql_engine
     per_event = [
         [(1, -(2**63)), (1, 2**63 - 1), (2, 0)],
         [],  # an event without indexed traits
@@ -93,8 +88,8 @@ def test_row_pieces_refuse_anything_but_plain_ints(bad: Any) -> None:
         bulk.row_pieces([(1, 1), bad])
 
 
-def test_an_event_id_that_is_not_an_int_is_refused(mysql_engine: Engine) -> None:
-    engine = mysql_engine
+@ON_MARIADB
+def test_an_event_id_that_is_not_an_int_is_refused(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(TypeError, match="not an int"):
         events.insert_trait_index_pieces(conn, [(bulk.row_pieces([(1, 1)]), "1) --")])  # type: ignore[list-item]
     assert _index_rows(engine) == []
