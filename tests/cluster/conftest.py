@@ -41,7 +41,7 @@ def _base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def rabbit_cluster(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[nodes.RabbitCluster]:
-    """A running 3-node RabbitMQ cluster (stt1..3@localhost, AMQP 35672-35674)."""
+    """A running 3-node RabbitMQ cluster (stt1..3@localhost, AMQP 27672-27674)."""
     require(
         (nodes.RABBIT_BIN / "rabbitmq-server").exists()
         and shutil.which("epmd") is not None,

@@ -4,7 +4,7 @@ Each node is its own server process with its own ports and data folder under one
 base folder (``--base``, default ``$STACKTACH_CLUSTER_DIR`` or
 ``/tmp/stacktach-cluster``), beside the shared servers and never touching them::
 
-    python -m tests.cluster.nodes start rabbit     # 3 nodes, AMQP 35672-35674
+    python -m tests.cluster.nodes start rabbit     # 3 nodes, AMQP 27672-27674
     python -m tests.cluster.nodes start galera     # 3 nodes, SQL 13306-13308
     python -m tests.cluster.nodes status galera
     python -m tests.cluster.nodes kill galera 2    # kill -9 node 2
@@ -41,11 +41,14 @@ __all__ = ["GaleraCluster", "RabbitCluster", "main", "stop_leftovers"]
 NODES = (1, 2, 3)
 DEFAULT_BASE = Path(os.environ.get("STACKTACH_CLUSTER_DIR", "/tmp/stacktach-cluster"))
 
+# Every port sits below Linux's ephemeral range (32768-60999): there, any client
+# socket of the test run may hold a port as its own end, and a node that cannot
+# listen on it fails to boot ("rabbit_is_not_running").
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
-RABBIT_AMQP = 35671  # + node number
-RABBIT_DIST = 35681  # + node number
-RABBIT_EPMD = 34369
-RABBIT_CTL_DIST = (35690, 35699)
+RABBIT_AMQP = 27671  # + node number
+RABBIT_DIST = 27681  # + node number
+RABBIT_EPMD = 24369
+RABBIT_CTL_DIST = (27690, 27699)
 
 GALERA_SQL = 13305  # + node number
 GALERA_GCOMM = 14566
@@ -73,6 +76,30 @@ def _answers(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _check_free(ports: Sequence[int], what: str) -> None:
+    """Refuse to start when another socket holds one of ``ports`` (even as a client)."""
+    for port in ports:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise ClusterError(
+                    f"{what} needs port {port}, which another socket holds "
+                    f"({exc.strerror}): see `ss -tanp | grep :{port}`"
+                ) from None
+
+
+def _tail(path: Path, size: int = 1500) -> str:
+    """The end of log file ``path``, or a note that it is missing."""
+    try:
+        with path.open("rb") as log:
+            log.seek(max(0, path.stat().st_size - size))
+            return log.read().decode(errors="replace").strip()
+    except OSError as exc:
+        return f"(no log: {exc.strerror}: {path})"
 
 
 def _pid_of(pidfile: Path, name: str) -> int | None:
@@ -202,6 +229,7 @@ class RabbitCluster:
 
     def start_node(self, n: int) -> None:
         """Start node ``n`` (detached) and wait until its application runs."""
+        _check_free(self.ports(n), self.name(n))
         self._spawn(n)
         self._wait_node(n)
 
@@ -221,16 +249,26 @@ class RabbitCluster:
 
     def _wait_node(self, n: int) -> None:
         folder = self.root / f"n{n}"
-        _wait((folder / "pid").exists, 60, f"{self.name(n)}'s pid file")
-        self.ctl(n, "wait", str(folder / "pid"), "--timeout", "120", timeout=150)
+        try:
+            _wait((folder / "pid").exists, 60, f"{self.name(n)}'s pid file")
+            self.ctl(n, "wait", str(folder / "pid"), "--timeout", "120", timeout=150)
+        except (ClusterError, subprocess.TimeoutExpired) as exc:
+            log = folder / "log" / f"{self.name(n)}.log"
+            raise ClusterError(f"{exc}\n--- end of {log}:\n{_tail(log)}") from None
+
+    def ports(self, n: int) -> tuple[int, int]:
+        """Node ``n``'s AMQP and distribution ports."""
+        return self.port(n), RABBIT_DIST + n
 
     def start(self) -> None:
         """Start the three nodes and join 2 and 3 to 1 (a no-op when running)."""
         if all(self.running(n) for n in NODES):
             return
         self._prepare()
-        self._epmd()
         starting = [n for n in NODES if not self.running(n)]
+        for n in starting:
+            _check_free(self.ports(n), self.name(n))
+        self._epmd()
         for n in starting:
             self._spawn(n)
         for n in starting:
@@ -343,6 +381,10 @@ class GaleraCluster:
     def pid(self, n: int) -> int | None:
         return _pid_of(self._folder(n) / "mariadbd.pid", "mariadbd")
 
+    def ports(self, n: int) -> tuple[int, int, int, int]:
+        """Node ``n``'s SQL, group communication, IST and SST ports."""
+        return self.port(n), GALERA_GCOMM + n, GALERA_IST + n, GALERA_SST + n
+
     def _prepare(self) -> None:
         mysql = pwd.getpwnam("mysql")
         gcomm = ",".join(f"127.0.0.1:{GALERA_GCOMM + n}" for n in NODES)
@@ -442,6 +484,9 @@ class GaleraCluster:
         """Bootstrap node 1, add the test user, join nodes 2 and 3 (SST)."""
         if all(self.state(n) == "Synced" for n in NODES):
             return
+        for n in NODES:
+            if self.pid(n) is None:
+                _check_free(self.ports(n), f"galera node {n}")
         self._prepare()
         first = self._folder(1) / "data"
         if not (first / "mysql").exists():
