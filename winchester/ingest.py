@@ -298,9 +298,15 @@ class TriggerManager:
             self._names,
             self.wall() + self.clock_max_skew,
         )
-        if self.engine.dialect.name == "mysql":
-            # the index rows' SQL text, but for the event ids the insert gives
+        dialect = self.engine.dialect
+        if dialect.name == "mysql":
+            # the SQL text of the rows, but for the event ids the insert gives
             prepared.index_pieces = list(map(row_pieces, prepared.index))
+            if dialect.driver == "pymysql":
+                prepared.event_literals = event_store.event_literals(prepared.rows)
+        prepared.buckets = event_counts.bucket_counts(
+            (row["event_type_id"], row["generated"]) for row in prepared.rows
+        )
         return prepared
 
     def store(self, conn: Connection, prepared: Prepared) -> IngestResult:
@@ -465,6 +471,10 @@ class TriggerManager:
         result.statements += self.clock.persist(conn, prep.newest)
         result.statements += counter_store.add_trigger_counters(conn, counters)
         rows = prep.rows
+        if prep.buckets is not None and len(new_ids) == len(rows):
+            # every event is new: the counts made before the transaction
+            result.statements += event_counts.add_buckets(conn, prep.buckets)
+            return
         result.statements += event_counts.add_event_counts(
             conn,
             ((rows[p]["event_type_id"], rows[p]["generated"]) for p in new_ids),
@@ -474,7 +484,9 @@ class TriggerManager:
         self, conn: Connection, prep: Prepared, result: IngestResult
     ) -> dict[int, int]:
         """Insert the batch's events; position in batch -> event id for the new ones."""
-        by_message, statements = event_store.insert_events(conn, prep.rows)
+        by_message, statements = event_store.insert_events(
+            conn, prep.rows, literals=prep.event_literals
+        )
         result.statements += statements
         new_ids = {
             position: by_message[row["message_id"]]

@@ -45,7 +45,10 @@ __all__ = [
     "HOUR",
     "MINUTE",
     "SLOTS",
+    "Buckets",
+    "add_buckets",
     "add_event_counts",
+    "bucket_counts",
     "count_by_type",
     "subtract_event_counts",
     "totals_by_type",
@@ -73,7 +76,8 @@ def _floor(value: datetime, span: int) -> datetime:
     return value.replace(second=0, microsecond=0)
 
 
-def _buckets(events: Iterable[tuple[int, datetime]]) -> Buckets:
+def bucket_counts(events: Iterable[tuple[int, datetime]]) -> Buckets:
+    """The hour and minute counts of ``(event_type_id, generated)`` pairs."""
     found: Buckets = Counter()
     for type_id, generated in events:
         found[(type_id, HOUR, _floor(generated, HOUR))] += 1
@@ -96,7 +100,8 @@ def _upsert(conn: Connection) -> Any:
     raise NotImplementedError(f"unsupported database {name!r}")
 
 
-def _add(conn: Connection, counts: Buckets) -> int:
+def add_buckets(conn: Connection, counts: Buckets) -> int:
+    """Add :func:`bucket_counts` in the caller's transaction; statements sent."""
     if not counts:
         return 0
     slot = random.randrange(SLOTS)
@@ -117,7 +122,7 @@ def _add(conn: Connection, counts: Buckets) -> int:
 def add_event_counts(conn: Connection, events: Iterable[tuple[int, datetime]]) -> int:
     """Count ``(event_type_id, generated)`` of newly inserted events, in the
     caller's transaction; returns the statements sent (0 or 1)."""
-    return _add(conn, _buckets(events))
+    return add_buckets(conn, bucket_counts(events))
 
 
 def subtract_event_counts(
@@ -132,7 +137,7 @@ def subtract_event_counts(
     so an ingester adding to the same bucket meanwhile (a late event) waits
     for the row or makes a new one, and its count is never lost.
     """
-    counts = _buckets(events)
+    counts = bucket_counts(events)
     if not counts:
         return 0
     table = schema.event_type_count

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from pymysql.constants.SERVER_STATUS import (
     SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
 )
+from pymysql.converters import escape_datetime
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
@@ -44,7 +44,13 @@ from winchester.storage.bulk import insert_integer_groups, insert_integers
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver, is_duplicate_key
 
-__all__ = ["CHUNK_BYTES", "CHUNK_ROWS", "insert_events", "insert_trait_index"]
+__all__ = [
+    "CHUNK_BYTES",
+    "CHUNK_ROWS",
+    "event_literals",
+    "insert_events",
+    "insert_trait_index",
+]
 
 #: Traits JSON per INSERT statement (well under MariaDB's 16 MiB packet).
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -54,20 +60,20 @@ _RACES = 10  # duplicate-key races per chunk before the transaction starts over
 _TRAIT_INDEX_COLUMNS = ("name_id", "value_hash", "event_id")
 
 
-def _chunks(
-    rows: Sequence[dict[str, Any]], limit: int
-) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    size = 0
-    for row in rows:
+def _chunks(rows: Sequence[dict[str, Any]], limit: int) -> Iterator[range]:
+    """Positions of ``rows`` per statement: at most ``limit`` bytes of traits
+    JSON (but at least one row) and ``CHUNK_ROWS`` rows."""
+    start = size = 0
+    for position, row in enumerate(rows):
         length = len(row["traits"])
-        if chunk and (size + length > limit or len(chunk) >= CHUNK_ROWS):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(row)
+        if position > start and (
+            size + length > limit or position - start >= CHUNK_ROWS
+        ):
+            yield range(start, position)
+            start, size = position, 0
         size += length
-    if chunk:
-        yield chunk
+    if start < len(rows):
+        yield range(start, len(rows))
 
 
 def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
@@ -126,6 +132,24 @@ def quote_text(value: str) -> str:
 _CONTROL = (("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"), ("\x1a", "\\Z"))
 
 
+def event_literals(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """MySQL: each row's ``VALUES`` text, built before the transaction.
+
+    ``(message_id,event_type_id,generated,traits)`` with text quoted by
+    :func:`quote_text` (backslash escapes on: :func:`insert_events` builds the
+    text again on a connection in ``NO_BACKSLASH_ESCAPES``), the time as
+    PyMySQL writes it, and ``%`` doubled (see :class:`_PyMySQLInsert`).
+    """
+    return [
+        (
+            f"({quote_text(row['message_id'])},{int(row['event_type_id'])},"
+            f"{escape_datetime(_naive_utc(row['generated']))},"
+            f"{quote_text(row['traits'])})"
+        ).replace("%", "%%")
+        for row in rows
+    ]
+
+
 class _PyMySQLInsert:
     """MariaDB over PyMySQL: one multi-row ``INSERT ... RETURNING`` literal.
 
@@ -144,22 +168,24 @@ class _PyMySQLInsert:
         self.tail = f" RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
         dbapi = conn.connection.dbapi_connection
         self.escape = getattr(dbapi, "escape")  # noqa: B009 - PyMySQL's, untyped
+        self.backslashes = not getattr(dbapi, "server_status", 0) & NO_BACKSLASH_ESCAPES
 
-    def run(self, rows: Sequence[dict[str, Any]]) -> Sequence[Any]:
-        escape = self.escape
-        dbapi = self.conn.connection.dbapi_connection
-        text = escape
-        if not getattr(dbapi, "server_status", 0) & NO_BACKSLASH_ESCAPES:
-            text = quote_text  # the same literal, several times faster
-        values = ",".join(
-            [
-                f"({text(row['message_id'])},{int(row['event_type_id'])},"
-                f"{escape(_naive_utc(row['generated']))},{text(row['traits'])})"
-                for row in rows
-            ]
-        )
-        sql = (self.head + values + self.tail).replace("%", "%%")
-        return self.conn.exec_driver_sql(sql).all()
+    def run(
+        self, rows: Sequence[dict[str, Any]], literals: Sequence[str] | None
+    ) -> Sequence[Any]:
+        if literals is not None and self.backslashes:
+            values = ",".join(literals)  # event_literals: the same text
+        else:
+            escape = self.escape
+            text = quote_text if self.backslashes else escape
+            values = ",".join(
+                [
+                    f"({text(row['message_id'])},{int(row['event_type_id'])},"
+                    f"{escape(_naive_utc(row['generated']))},{text(row['traits'])})"
+                    for row in rows
+                ]
+            ).replace("%", "%%")
+        return self.conn.exec_driver_sql(self.head + values + self.tail).all()
 
 
 def insert_events(
@@ -167,22 +193,30 @@ def insert_events(
     rows: Sequence[dict[str, Any]],
     *,
     chunk_bytes: int = CHUNK_BYTES,
+    literals: Sequence[str] | None = None,
 ) -> tuple[dict[str, int], int]:
     """Insert rows of distinct ``message_id``; ``({message_id: id} new, statements)``.
 
     A row is ``message_id``, ``event_type_id``, ``generated``, ``traits`` (JSON).
+    ``literals`` (MySQL over PyMySQL), when given, are the rows'
+    :func:`event_literals`, in the same order.
 
     Rows go in ``message_id`` order: writers whose batches share notifications
     (a redelivery, overlapping replays) then take the unique index's locks in
     one order and wait for each other instead of deadlocking again and again.
     """
     table = schema.event
-    rows = sorted(rows, key=itemgetter("message_id"))
+    message_ids = [row["message_id"] for row in rows]
+    order = sorted(range(len(rows)), key=message_ids.__getitem__)
+    rows = [rows[position] for position in order]
+    if literals is not None:
+        literals = [literals[position] for position in order]
     new: dict[str, int] = {}
     statements = 0
     if conn.dialect.name == "postgresql":
         sql = _postgresql_insert(conn)
-        for chunk in _chunks(rows, chunk_bytes):
+        for span in _chunks(rows, chunk_bytes):
+            chunk = rows[span.start : span.stop]
             arrays = (
                 [row["message_id"] for row in chunk],
                 [row["event_type_id"] for row in chunk],
@@ -196,29 +230,32 @@ def insert_events(
         statement = insert_ignore(conn, table, ["message_id"]).returning(
             table.c.id, table.c.message_id
         )
-        for chunk in _chunks(rows, chunk_bytes):
+        for span in _chunks(rows, chunk_bytes):
+            chunk = rows[span.start : span.stop]
             new.update({mid: id_ for id_, mid in conn.execute(statement, chunk)})
             statements += 1
         return new, statements
     plain: Any = table.insert().returning(table.c.id, table.c.message_id)
     if conn.dialect.driver == "pymysql":
         plain = _PyMySQLInsert(conn)
-    for chunk in _chunks(rows, chunk_bytes):
-        pending = chunk
+    for span in _chunks(rows, chunk_bytes):
+        pending = list(span)
         for race in range(_RACES):
             if race:  # a duplicate key: leave out the rows already stored
-                ids = [row["message_id"] for row in pending]
+                ids = [rows[position]["message_id"] for position in pending]
                 stored = _stored_message_ids(conn, ids)
                 statements += 1
-                pending = [row for row in pending if row["message_id"] not in stored]
+                pending = [p for p in pending if rows[p]["message_id"] not in stored]
                 if not pending:
                     break
+            chunk = [rows[position] for position in pending]
             inserted: Sequence[Any]
             try:
                 if isinstance(plain, _PyMySQLInsert):
-                    inserted = plain.run(pending)
+                    texts = None if literals is None else [literals[p] for p in pending]
+                    inserted = plain.run(chunk, texts)
                 else:
-                    inserted = conn.execute(plain, pending).all()
+                    inserted = conn.execute(plain, chunk).all()
             except sa.exc.IntegrityError as exc:
                 if not is_duplicate_key(exc):
                     raise

@@ -176,27 +176,86 @@ def test_events_are_stored_exactly_and_duplicates_skipped(engine: Engine) -> Non
     assert stored["m-4"].generated == T0 + timedelta(seconds=1)
 
 
+def _special_rows(*, nul: bool = True) -> list[dict[str, Any]]:
+    """Text with every character a literal escapes (NUL but on PostgreSQL), and
+    times with and without microseconds."""
+    special = "' \\ \" \n \r \x1a % %s %(x)s \\' '' \\\\ é 字 😀" + (
+        " \0" if nul else ""
+    )
+    return [
+        {"message_id": f"m-{k}-{special[:k]}", "event_type_id": 1,
+         "generated": T0.replace(microsecond=0) + timedelta(microseconds=k - 1),
+         "traits": special * k}
+        for k in range(1, 12)
+    ]  # fmt: skip
+
+
 def test_every_character_a_literal_escapes_comes_back_as_it_went(
     engine: Engine,
 ) -> None:
     # MariaDB's event insert quotes text itself (quote_text), not the driver.
-    special = "' \\ \" \n \r \x1a % %s %(x)s \\' '' \\\\ é 字 😀"
-    if engine.dialect.name == "mysql":
-        special += " \0"  # PostgreSQL's text cannot hold NUL
-    rows = [
-        {"message_id": f"m-{k}-{special[:k]}", "event_type_id": 1, "generated": T0,
-         "traits": special * k}
-        for k in range(1, 12)
-    ]  # fmt: skip
+    rows = _special_rows(nul=engine.dialect.name == "mysql")  # PostgreSQL: no NUL
     with engine.begin() as conn:
         new, _ = events.insert_events(conn, rows)
-    table = schema.event
-    with engine.connect() as conn:
-        query = sa.select(table.c.message_id, table.c.traits)
-        stored = {row.message_id: row.traits for row in conn.execute(query)}
-    assert set(new) == set(stored) == {row["message_id"] for row in rows}
-    assert stored == {row["message_id"]: row["traits"] for row in rows}
+    assert set(new) == {row["message_id"] for row in rows}
+    assert _stored_events(engine) == {
+        row["message_id"]: (row["generated"], row["traits"]) for row in rows
+    }
     assert events.quote_text("a'b\\c\"d\x00") == "'a\\'b\\\\c\"d\\0'"
+
+
+def _stored_events(engine: Engine) -> dict[str, tuple[datetime, str]]:
+    table = schema.event
+    query = sa.select(table.c.message_id, table.c.generated, table.c.traits)
+    with engine.connect() as conn:
+        return {
+            row.message_id: (row.generated, row.traits) for row in conn.execute(query)
+        }
+
+
+@ON_MARIADB
+def test_event_literals_are_the_text_the_insert_builds(engine: Engine) -> None:
+    # Built before the transaction, they stand for what the connection escapes.
+    rows = _special_rows()
+    with engine.connect() as conn:
+        insert = events._PyMySQLInsert(conn)
+        sent: list[str] = []
+        conn.exec_driver_sql = lambda sql: sent.append(sql) or _Empty()  # type: ignore[method-assign]
+        insert.run(rows, None)
+        insert.run(rows, events.event_literals(rows))
+    assert len(sent) == 2 and sent[0] == sent[1]
+    with engine.begin() as conn:
+        new, _ = events.insert_events(
+            conn, rows[::-1], literals=events.event_literals(rows[::-1])
+        )
+    assert set(new) == {row["message_id"] for row in rows}
+    assert _stored_events(engine) == {
+        row["message_id"]: (row["generated"], row["traits"]) for row in rows
+    }
+
+
+class _Empty:
+    def all(self) -> list[Any]:
+        return []
+
+
+@ON_MARIADB
+def test_a_connection_without_backslash_escapes_ignores_the_literals(
+    engine: Engine,
+) -> None:
+    # event_literals assume backslash escapes; under NO_BACKSLASH_ESCAPES a
+    # backslash is plain text, and the same literal would store it doubled.
+    rows = _special_rows()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')"
+        )
+        new, _ = events.insert_events(conn, rows, literals=events.event_literals(rows))
+        conn.exec_driver_sql("SET SESSION sql_mode = DEFAULT")
+    assert len(new) == len(rows)
+    assert _stored_events(engine) == {
+        row["message_id"]: (row["generated"], row["traits"]) for row in rows
+    }
 
 
 def test_an_over_long_message_id_is_an_error_not_truncated(engine: Engine) -> None:
