@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from stacktach.exceptions import ConfigError
+from stacktach.gctuning import batch_gc
 from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
 from winchester.ingest import IngestResult, TriggerManager
@@ -218,7 +219,8 @@ def ingest_lines(
     ``summary`` when given (so an interrupted caller still has them). Raises
     ``DatabaseUnavailable`` when the database stays unavailable (the batches
     before it are stored). On an interruption (Ctrl-C) the batch being stored
-    is let finish and counted before the exception goes on.
+    is let finish and counted before the exception goes on. The cyclic
+    garbage collector runs less often meanwhile (:func:`stacktach.gctuning.batch_gc`).
     """
     summary = summary if summary is not None else FileIngestSummary()
     started = time.monotonic()
@@ -265,7 +267,10 @@ def ingest_lines(
         else:
             account(pending.store(), lines_of)
 
-    with ThreadPoolExecutor(1, thread_name_prefix="ingest-store") as executor:
+    with (
+        batch_gc(),
+        ThreadPoolExecutor(1, thread_name_prefix="ingest-store") as executor,
+    ):
         try:
             for item in lines:
                 if item is None:

@@ -55,6 +55,7 @@ import orjson
 import notabene
 from stacktach import plugins
 from stacktach.exceptions import RecoverableError
+from stacktach.gctuning import batch_gc
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.archive import ArchiveHandler
 from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
@@ -391,7 +392,8 @@ class YagiWorker:
     def run(self) -> None:
         """Consume until stopped (SIGTERM/SIGINT with the handlers installed)."""
         try:
-            self.consumer.run()
+            with batch_gc():
+                self.consumer.run()
         finally:
             self.maybe_report(force=True)
             for chain in self.chains.values():

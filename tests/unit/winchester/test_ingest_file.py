@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import threading
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from distiller import Distiller
+from stacktach.gctuning import GEN0_THRESHOLD
 from winchester.clock import EventClock
 from winchester.config.triggers import load_triggers
 from winchester.ingest import IngestResult, TriggerManager
@@ -239,4 +241,23 @@ def test_sqlite_is_ingested_in_one_thread(
     assert threads == {threading.current_thread().name}
     assert summary.lines == len(lines)
     assert _stored(manager) == _distilled(manager, [line for *_, line in lines])
+    manager.engine.dispose()
+
+
+def test_batches_are_distilled_and_stored_with_the_collector_tuned(
+    tmp_path: Path, corpus: Path, corpus_config: Path
+) -> None:
+    manager = _manager(f"sqlite:///{tmp_path / 'w.db'}", corpus_config)
+    before = gc.get_threshold()
+    seen: list[int] = []
+    lines = _corpus_lines(corpus)[:120]
+    ingest_lines(
+        manager,
+        lines,
+        batch_size=50,
+        on_reject=lambda *_: None,
+        on_batch=lambda summary: seen.append(gc.get_threshold()[0]),
+    )
+    assert seen == [GEN0_THRESHOLD] * 3
+    assert gc.get_threshold() == before
     manager.engine.dispose()

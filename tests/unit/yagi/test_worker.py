@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import subprocess
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 
 import notabene
 import shoebox
+from stacktach.gctuning import GEN0_THRESHOLD
 from tests.support.waiting import wait_for
 from winchester.storage import schema
 from winchester.storage.engine import connect
@@ -62,17 +64,24 @@ def world(tmp_path: Path, corpus_config: Path) -> dict[str, Any]:
     return {"url": url, "queue": queue, "conf": tmp_path / "yagi.conf", "tmp": tmp_path}
 
 
-def run(world: dict[str, Any], bodies: list[bytes]) -> YagiWorker:
+def run(
+    world: dict[str, Any], bodies: list[bytes], thresholds: list[int] | None = None
+) -> YagiWorker:
+    """Run a worker until it has handled ``bodies``; ``thresholds`` gets the
+    collector's first threshold as each batch is handled and finished."""
     worker = YagiWorker(yagi_config.load([world["conf"]]))
     handled: list[int] = []
     on_batch = worker.consumer.callback
+    seen = thresholds if thresholds is not None else []
 
     def counting(batch: Any) -> Any:
+        seen.append(gc.get_threshold()[0])
         finish = on_batch(batch)
         assert finish is not None  # yagi leaves its bookkeeping to the background
 
         def counted() -> None:
             finish()
+            seen.append(gc.get_threshold()[0])
             handled.append(len(batch))
 
         return counted
@@ -157,6 +166,15 @@ def test_archive_first_then_events_with_deployment_discards_and_envelopes(
     ]
     assert [r.body for r in rejects] == [b"{broken"]
     assert rejects[0].metadata["reason"].startswith("not JSON")
+
+
+def test_batches_are_handled_with_the_collector_tuned(world: dict[str, Any]) -> None:
+    before = gc.get_threshold()
+    thresholds: list[int] = []
+    run(world, [json.dumps(notification(n)).encode() for n in range(1, 4)], thresholds)
+    assert thresholds and set(thresholds) == {GEN0_THRESHOLD}
+    assert gc.get_threshold() == before  # back once the worker stopped
+    assert set(stored(world)) == {"m-1", "m-2", "m-3"}
 
 
 def test_max_messages_is_honoured_per_queue_and_statistics_say_what_is_totals(
