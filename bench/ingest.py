@@ -39,6 +39,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,6 +51,7 @@ from winchester.clock import EventClock  # noqa: E402
 from winchester.config.triggers import load_triggers  # noqa: E402
 from winchester.ingest import TriggerManager  # noqa: E402
 from winchester.ingest_file import ingest_lines  # noqa: E402
+from winchester.storage import events as event_store  # noqa: E402
 from winchester.storage.engine import connect  # noqa: E402
 from winchester.storage.migrate import upgrade  # noqa: E402
 
@@ -216,6 +218,19 @@ class StatementTimes:
     def watch(self, engine: sa.Engine) -> None:
         sa.event.listen(engine, "before_cursor_execute", self._before)
         sa.event.listen(engine, "after_cursor_execute", self._after)
+        # PostgreSQL's trait index goes by COPY, which SQLAlchemy does not see.
+        copy = event_store.copy_trait_index_pieces
+
+        def timed_copy(conn: sa.Connection, groups: Any) -> int:
+            started = time.perf_counter()
+            try:
+                return copy(conn, groups)
+            finally:
+                entry = self.seconds.setdefault("COPY trait_index", [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - started
+
+        event_store.copy_trait_index_pieces = timed_copy  # type: ignore[assignment]
 
     def _before(self, conn: sa.Connection, *args: object) -> None:
         conn.info["bench_started"] = time.perf_counter()

@@ -137,6 +137,8 @@ class Prepared:
     key_hashes: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     #: MySQL: per row, its index rows' text around the event id (``row_pieces``)
     index_pieces: list[list[str]] | None = None
+    #: PostgreSQL: per row, its index rows' ``COPY`` data around the event id
+    index_copy: list[list[bytes]] | None = None
     #: MySQL over PyMySQL: per row, its ``VALUES`` text (``event_literals``)
     event_literals: list[str] | None = None
     #: the event counts of all the rows (``event_counts.bucket_counts``)

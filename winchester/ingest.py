@@ -304,6 +304,9 @@ class TriggerManager:
             prepared.index_pieces = list(map(row_pieces, prepared.index))
             if dialect.driver == "pymysql":
                 prepared.event_literals = event_store.event_literals(prepared.rows)
+        elif dialect.name == "postgresql" and dialect.driver == "psycopg":
+            copy = event_store.trait_index_copy_pieces
+            prepared.index_copy = list(map(copy, prepared.index))
         prepared.buckets = event_counts.bucket_counts(
             (row["event_type_id"], row["generated"]) for row in prepared.rows
         )
@@ -501,6 +504,16 @@ class TriggerManager:
                 conn,
                 [
                     (pieces[position], event_id)
+                    for position, event_id in new_ids.items()
+                ],
+            )
+            return new_ids
+        if prep.index_copy is not None and conn.dialect.name == "postgresql":
+            copies = prep.index_copy
+            result.statements += event_store.copy_trait_index_pieces(
+                conn,
+                [
+                    (copies[position], event_id)
                     for position, event_id in new_ids.items()
                 ],
             )

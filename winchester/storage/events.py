@@ -23,7 +23,10 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
   makes one statement larger than the server's packet.
 * :func:`insert_trait_index` writes ``(name_id, value_hash, event_id)`` rows
   through :func:`~winchester.storage.bulk.insert_integers` (a multi-row
-  literal on MariaDB, ``COPY`` on PostgreSQL).
+  literal on MariaDB, ``unnest`` arrays on PostgreSQL); ingest sends rows it
+  made before the transaction instead, as SQL text on MariaDB
+  (:func:`insert_trait_index_pieces`) and binary ``COPY`` data on PostgreSQL
+  (:func:`copy_trait_index_pieces`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,12 @@ from pymysql.converters import escape_datetime
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
-from winchester.storage.bulk import insert_integer_groups, insert_integers
+from winchester.storage.bulk import (
+    copy_integer_groups,
+    copy_pieces,
+    insert_integer_groups,
+    insert_integers,
+)
 from winchester.storage.dialect import insert_ignore, returns_new_only
 from winchester.storage.engine import StartOver, is_duplicate_key
 
@@ -281,3 +289,21 @@ def insert_trait_index_pieces(
     Each group is ``(row_pieces([(name_id, value_hash), ...]), event_id)``.
     """
     return insert_integer_groups(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, groups)
+
+
+#: The trait index's columns but the event id, for :func:`trait_index_copy_pieces`.
+_TRAIT_INDEX_TYPES = ("integer", "bigint")
+
+
+def trait_index_copy_pieces(rows: Sequence[tuple[int, int]]) -> list[bytes]:
+    """PostgreSQL: ``(name_id, value_hash)`` rows of one event as ``COPY`` data
+    cut around its id (:func:`~winchester.storage.bulk.copy_pieces`)."""
+    return copy_pieces(rows, _TRAIT_INDEX_TYPES)
+
+
+def copy_trait_index_pieces(
+    conn: Connection, groups: Sequence[tuple[list[bytes], int]]
+) -> int:
+    """PostgreSQL over psycopg: ``COPY`` trait index rows built before the
+    transaction, per event: ``(trait_index_copy_pieces(rows), event_id)``."""
+    return copy_integer_groups(conn, schema.trait_index, _TRAIT_INDEX_COLUMNS, groups)

@@ -10,6 +10,7 @@ checked on every backend.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from winchester.storage import bulk, events, schema
-from winchester.storage.engine import connect
+from winchester.storage.engine import connect, is_duplicate_key
 from winchester.storage.migrate import upgrade
 from winchester.storage.values import decode_traits, encode_traits
 
@@ -93,6 +94,62 @@ def test_an_event_id_that_is_not_an_int_is_refused(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(TypeError, match="not an int"):
         events.insert_trait_index_pieces(conn, [(bulk.row_pieces([(1, 1)]), "1) --")])  # type: ignore[list-item]
     assert _index_rows(engine) == []
+
+
+ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+@ON_POSTGRESQL
+def test_index_rows_copied_around_their_event_id_are_stored_exactly(
+    engine: Engine,
+) -> None:
+    per_event = [
+        [(2**31 - 1, -(2**63)), (-(2**31), 2**63 - 1), (2, 0)],
+        [],  # an event without indexed traits
+        *[[(3, h), (4, -h)] for h in range(7000)],
+        [(5, 1)],
+    ]
+    ids = [2**63 - 1 - n for n in range(len(per_event))]  # bigint to its end
+    groups = [
+        (events.trait_index_copy_pieces(rows), ids[n])
+        for n, rows in enumerate(per_event)
+    ]
+    with engine.begin() as conn:
+        sent = events.copy_trait_index_pieces(conn, groups)
+    expected = [
+        (name_id, hashed, ids[n])
+        for n, rows in enumerate(per_event)
+        for name_id, hashed in rows
+    ]
+    assert _index_rows(engine) == sorted(expected)
+    assert sent == 1
+    with engine.begin() as conn:  # nothing to copy: no statement
+        assert events.copy_trait_index_pieces(conn, [([], 1)]) == 0
+
+
+@pytest.mark.parametrize("bad", [(1, "2"), (1, 2.5), (True, 1)])
+def test_copy_pieces_refuse_anything_but_plain_ints(bad: Any) -> None:
+    with pytest.raises(TypeError, match="not 2 ints"):
+        events.trait_index_copy_pieces([(1, 1), bad])
+
+
+@pytest.mark.parametrize("bad", [(2**31, 1), (1, 2**63)])
+def test_copy_pieces_refuse_a_value_out_of_its_column_type(bad: Any) -> None:
+    with pytest.raises(struct.error):
+        events.trait_index_copy_pieces([bad])
+
+
+@ON_POSTGRESQL
+def test_a_copy_the_database_refuses_raises_like_a_statement(engine: Engine) -> None:
+    group = (events.trait_index_copy_pieces([(1, 7)]), 1)
+    with pytest.raises(sa.exc.IntegrityError) as raised, engine.begin() as conn:
+        events.copy_trait_index_pieces(conn, [group, group])  # a duplicate key
+    assert is_duplicate_key(raised.value)
+    with engine.begin() as conn:  # the connection went back to the pool sound
+        assert events.copy_trait_index_pieces(conn, [group]) == 1
+    with engine.begin() as conn, pytest.raises(TypeError, match="not an int"):
+        events.copy_trait_index_pieces(conn, [(group[0], "1")])  # type: ignore[list-item]
+    assert _index_rows(engine) == [(1, 7, 1)]
 
 
 def test_stream_links_go_through_the_same_path(engine: Engine) -> None:
