@@ -360,3 +360,63 @@ def test_a_fault_of_the_database_itself_holds_the_batch(engine: Engine) -> None:
             conn.exec_driver_sql("ALTER TABLE stream_event_gone RENAME TO stream_event")
     result = manager.add_events([event(2), event(3)])
     assert result.saved == 2 and not result.rejected
+
+
+def test_a_missing_trait_index_holds_the_batch(engine: Engine) -> None:
+    """The trait index rows go by their own path (COPY on PostgreSQL): its
+    failure is the database's fault too, and holds the batch."""
+    from winchester.storage.engine import DatabaseUnavailable
+
+    manager = TriggerManager(engine, [DayTrigger()], FixedClock(T0))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE trait_index RENAME TO trait_index_gone")
+    try:
+        with pytest.raises(DatabaseUnavailable, match="refused the batch"):
+            manager.add_events([event(1), event(2)])
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE trait_index_gone RENAME TO trait_index")
+    assert message_ids(engine) == []
+    result = manager.add_events([event(1), event(2)])
+    assert result.saved == 2 and not result.rejected
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql"])
+def test_a_connection_lost_while_the_trait_index_is_sent_is_an_outage(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from tests.support.proxy import Proxy
+    from winchester.storage import events as event_store
+    from winchester.storage.engine import DatabaseUnavailable
+
+    url = make_database(kind, request, tmp_path)
+    upgrade_engine = connect(url)
+    upgrade(upgrade_engine)
+    upgrade_engine.dispose()
+    port = 3306 if kind == "mysql" else 5432
+    proxy = Proxy(port)
+    engine = connect(url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}"))
+    name = "copy" if kind == "postgresql" else "insert"
+    send = getattr(event_store, f"{name}_trait_index_pieces")
+    cuts: list[int] = []
+
+    def cut_then_send(conn: Any, groups: Any) -> int:
+        if not cuts:
+            cuts.append(1)
+            proxy.cut()  # the connection dies between the events and their index
+        return int(send(conn, groups))
+
+    manager = TriggerManager(engine, [DayTrigger()], FixedClock(T0))
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(event_store, f"{name}_trait_index_pieces", cut_then_send)
+            with pytest.raises(DatabaseUnavailable):
+                manager.add_events([event(1), event(2)])
+            assert cuts == [1]
+            proxy.restore()
+            result = manager.add_events([event(1), event(2)])
+        assert result.saved == 2 and not result.rejected  # nothing refused
+        assert message_ids(engine) == ["msg-1", "msg-2"]
+    finally:
+        engine.dispose()
+        proxy.close()
