@@ -73,7 +73,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -131,6 +131,7 @@ LATE_AFTER = timedelta(days=1)
 
 # Raised by a driver on one value it cannot send (besides DBAPI data errors).
 _VALUE_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError)
+_Made = TypeVar("_Made")
 _warned_wall_clock = False  # the wall-clock warning is logged once per process
 
 _Pending = Pending  # the old private name
@@ -498,24 +499,15 @@ class TriggerManager:
         }
         result.saved = len(new_ids)
         result.duplicates += len(prep.rows) - len(new_ids)
-        if prep.index_pieces is not None and conn.dialect.name == "mysql":
-            pieces = prep.index_pieces
+        dialect = conn.dialect.name
+        if prep.index_pieces is not None and dialect == "mysql":
             result.statements += event_store.insert_trait_index_pieces(
-                conn,
-                [
-                    (pieces[position], event_id)
-                    for position, event_id in new_ids.items()
-                ],
+                conn, _per_event(prep.index_pieces, new_ids)
             )
             return new_ids
-        if prep.index_copy is not None and conn.dialect.name == "postgresql":
-            copies = prep.index_copy
+        if prep.index_copy is not None and dialect == "postgresql":
             result.statements += event_store.copy_trait_index_pieces(
-                conn,
-                [
-                    (copies[position], event_id)
-                    for position, event_id in new_ids.items()
-                ],
+                conn, _per_event(prep.index_copy, new_ids)
             )
             return new_ids
         trait_rows = [
@@ -620,6 +612,11 @@ class TriggerManager:
             ],
         )
         return opened
+
+
+def _per_event(made: list[_Made], new_ids: dict[int, int]) -> list[tuple[_Made, int]]:
+    """What was made before the transaction for each new event, with its id."""
+    return [(made[position], event_id) for position, event_id in new_ids.items()]
 
 
 @dataclass

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, AnyStr
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -196,6 +196,21 @@ def row_pieces(rows: Sequence[tuple[int, ...]]) -> list[str]:
     ]
 
 
+def _joined(
+    groups: Sequence[tuple[list[AnyStr], int]],
+    between: Callable[[int], AnyStr],
+    what: str,
+) -> Iterator[tuple[AnyStr, int]]:
+    """Each group's rows joined around ``between(last)``, and how many rows;
+    groups without rows are left out, and a ``last`` that is not an int refused."""
+    for pieces, last in groups:
+        if not pieces:
+            continue
+        if last.__class__ is not int:
+            raise TypeError(f"{what}: {last!r} is not an int")
+        yield between(last).join(pieces), len(pieces) - 1
+
+
 def insert_integer_groups(
     conn: Connection,
     table: sa.Table,
@@ -211,13 +226,9 @@ def insert_integer_groups(
     statements = 0
     texts: list[str] = []
     rows = 0
-    for pieces, last in groups:
-        if not pieces:
-            continue
-        if last.__class__ is not int:
-            raise TypeError(f"insert_integer_groups: {last!r} is not an int")
-        texts.append(str(last).join(pieces))
-        rows += len(pieces) - 1
+    for text, count in _joined(groups, str, "insert_integer_groups"):
+        texts.append(text)
+        rows += count
         if rows >= INTEGER_CHUNK_ROWS:
             conn.exec_driver_sql(head + ",".join(texts))
             statements += 1
@@ -279,13 +290,8 @@ def copy_integer_groups(
     to be an ``int``). A failure is raised as SQLAlchemy's ``DBAPIError`` of
     the driver's (an ``IntegrityError`` for a duplicate key, ...).
     """
-    data = [_COPY_HEADER]
-    for pieces, last in groups:
-        if not pieces:
-            continue
-        if last.__class__ is not int:
-            raise TypeError(f"copy_integer_groups: {last!r} is not an int")
-        data.append(_PACK_BIGINT(last).join(pieces))
+    joined = _joined(groups, _PACK_BIGINT, "copy_integer_groups")
+    data = [_COPY_HEADER, *(piece for piece, _ in joined)]
     if len(data) == 1:
         return 0
     data.append(_COPY_TRAILER)
