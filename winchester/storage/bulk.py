@@ -256,7 +256,8 @@ def copy_pieces(rows: Sequence[tuple[int, ...]], types: Sequence[str]) -> list[b
     ``types`` names each given column's type (``integer``, ``bigint`` or
     ``smallint``); ``pack(last).join(copy_pieces(...))`` is the rows' data
     ending in ``last``. Every value is checked to be a plain ``int`` first; one
-    out of its type's range raises ``struct.error``.
+    out of its type's range raises ``OverflowError`` (a value error: ingest
+    refuses the event that holds it, as the database would).
     """
     if not rows:
         return []
@@ -266,15 +267,16 @@ def copy_pieces(rows: Sequence[tuple[int, ...]], types: Sequence[str]) -> list[b
     head = struct.Struct("!h" + "".join("i" + code for code in codes) + "i")
     sizes = [struct.calcsize("!" + code) for code in codes]
     fields = width + 1
-    if width == 2:  # the trait index: (name_id, value_hash)
-        pack, (a, b) = head.pack, sizes
-        return [pack(fields, a, x, b, y, 8) for x, y in rows] + [b""]
-    return [
-        head.pack(
-            fields, *itertools.chain.from_iterable(zip(sizes, row, strict=True)), 8
-        )
-        for row in rows
-    ] + [b""]
+    try:
+        if width == 2:  # the trait index: (name_id, value_hash)
+            pack, (a, b) = head.pack, sizes
+            return [pack(fields, a, x, b, y, 8) for x, y in rows] + [b""]
+        flat = itertools.chain.from_iterable
+        return [
+            head.pack(fields, *flat(zip(sizes, row, strict=True)), 8) for row in rows
+        ] + [b""]
+    except struct.error as exc:
+        raise OverflowError(f"copy_pieces: a value out of {types}: {exc}") from None
 
 
 def copy_integer_groups(
