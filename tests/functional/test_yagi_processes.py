@@ -215,11 +215,19 @@ def test_sigkill_and_restart_loses_nothing(setup: Setup) -> None:
     # the restarted consumer (another pid, another working folder) must recover
     config = setup.write_config(roll_minutes=10)
     survivor, victim = setup.start(config), setup.start(config)
-    setup.publish(lines)
-    setup.wait_for(len(want) // 4)
+    quarter = len(lines) // 4
+    setup.publish(lines[:quarter])
+    setup.wait_for(len(setup.expected(lines[:quarter])))
+    setup.publish(lines[quarter:])  # the victim dies with these in flight
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=30)
     restarted = setup.start(config)
+    # Ingest can be done before the new process is up: wait for its recovery
+    # of the dead one's folder, not for the events alone.
+    abandoned = setup.tmp / f"work-{victim.pid}"
+    wait_for(
+        lambda: not abandoned.exists(), 120, "the dead consumer's folder recovered"
+    )
     setup.wait_for(len(want))
     stop(survivor)
     stop(restarted)
@@ -236,10 +244,12 @@ def test_database_outage_mid_run_loses_nothing(setup: Setup) -> None:
     try:
         via_proxy = setup.db.replace("127.0.0.1:3306", f"127.0.0.1:{proxy.port}")
         consumer = setup.start(setup.write_config(via_proxy))
-        setup.publish(lines)
-        setup.wait_for(len(want) // 5)
-        proxy.cut()
-        time.sleep(4)  # batches fail, are held unacked and retried
+        fifth = len(lines) // 5
+        setup.publish(lines[:fifth])
+        setup.wait_for(len(setup.expected(lines[:fifth])))
+        proxy.cut()  # before the rest arrives: ingest is faster than any poll
+        setup.publish(lines[fifth:])
+        time.sleep(4)  # the outage: batches fail, are held unacked and retried
         proxy.restore()
         setup.wait_for(len(want))
         err = stop(consumer)
