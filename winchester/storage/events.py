@@ -31,7 +31,7 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,19 +140,21 @@ def quote_text(value: str) -> str:
 _CONTROL = (("\0", "\\0"), ("\n", "\\n"), ("\r", "\\r"), ("\x1a", "\\Z"))
 
 
-def event_literals(rows: Sequence[dict[str, Any]]) -> list[str]:
+def event_literals(
+    rows: Sequence[dict[str, Any]], quote: Callable[[str], str] = quote_text
+) -> list[str]:
     """MySQL: each row's ``VALUES`` text, built before the transaction.
 
     ``(message_id,event_type_id,generated,traits)`` with text quoted by
-    :func:`quote_text` (backslash escapes on: :func:`insert_events` builds the
-    text again on a connection in ``NO_BACKSLASH_ESCAPES``), the time as
-    PyMySQL writes it, and ``%`` doubled (see :class:`_PyMySQLInsert`).
+    ``quote`` (:func:`quote_text`: backslash escapes on; :class:`_PyMySQLInsert`
+    passes the connection's own ``escape`` under ``NO_BACKSLASH_ESCAPES``), the
+    time as PyMySQL writes it, and ``%`` doubled (see :class:`_PyMySQLInsert`).
     """
     return [
         (
-            f"({quote_text(row['message_id'])},{int(row['event_type_id'])},"
+            f"({quote(row['message_id'])},{int(row['event_type_id'])},"
             f"{escape_datetime(_naive_utc(row['generated']))},"
-            f"{quote_text(row['traits'])})"
+            f"{quote(row['traits'])})"
         ).replace("%", "%%")
         for row in rows
     ]
@@ -181,18 +183,11 @@ class _PyMySQLInsert:
     def run(
         self, rows: Sequence[dict[str, Any]], literals: Sequence[str] | None
     ) -> Sequence[Any]:
-        if literals is not None and self.backslashes:
-            values = ",".join(literals)  # event_literals: the same text
-        else:
-            escape = self.escape
-            text = quote_text if self.backslashes else escape
-            values = ",".join(
-                [
-                    f"({text(row['message_id'])},{int(row['event_type_id'])},"
-                    f"{escape(_naive_utc(row['generated']))},{text(row['traits'])})"
-                    for row in rows
-                ]
-            ).replace("%", "%%")
+        if literals is None or not self.backslashes:  # made before: only with them
+            literals = event_literals(
+                rows, quote_text if self.backslashes else self.escape
+            )
+        values = ",".join(literals)
         return self.conn.exec_driver_sql(self.head + values + self.tail).all()
 
 
