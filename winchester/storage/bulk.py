@@ -33,6 +33,7 @@ statement's, for ingest's retries to tell them apart).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import struct
 from collections.abc import Callable, Iterator, Sequence
@@ -245,15 +246,25 @@ def insert_integer_groups(
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\0" + b"\0\0\0\0" + b"\0\0\0\0"
 _COPY_TRAILER = b"\xff\xff"
 #: ``struct`` codes of the integer column types COPY can be given.
-COPY_FORMATS = {"integer": "i", "bigint": "q", "smallint": "h"}
+_COPY_CODES = {"integer": "i", "bigint": "q", "smallint": "h"}
 _PACK_BIGINT = struct.Struct("!q").pack
 
 
-def copy_pieces(rows: Sequence[tuple[int, ...]], types: Sequence[str]) -> list[bytes]:
-    """PostgreSQL binary ``COPY`` data of ``rows`` and one more ``bigint`` each,
-    not known yet, cut around it (as :func:`row_pieces` does in SQL text).
+@functools.cache
+def _copy_row(types: tuple[str, str]) -> tuple[Callable[..., bytes], int, int]:
+    """The packer of a row of two ``types`` columns and an 8-byte length, and
+    the two columns' sizes."""
+    first, second = (_COPY_CODES[name] for name in types)
+    head = struct.Struct(f"!hi{first}i{second}i")
+    return head.pack, struct.calcsize("!" + first), struct.calcsize("!" + second)
 
-    ``types`` names each given column's type (``integer``, ``bigint`` or
+
+def copy_pieces(rows: Sequence[tuple[int, int]], types: tuple[str, str]) -> list[bytes]:
+    """PostgreSQL binary ``COPY`` data of two-column ``rows`` and one more
+    ``bigint`` each, not known yet, cut around it (as :func:`row_pieces` does in
+    SQL text).
+
+    ``types`` names the two given columns' types (``integer``, ``bigint`` or
     ``smallint``); ``pack(last).join(copy_pieces(...))`` is the rows' data
     ending in ``last``. Every value is checked to be a plain ``int`` first; one
     out of its type's range raises ``OverflowError`` (a value error: ingest
@@ -261,20 +272,10 @@ def copy_pieces(rows: Sequence[tuple[int, ...]], types: Sequence[str]) -> list[b
     """
     if not rows:
         return []
-    width = len(types)
-    _checked(rows, width)
-    codes = [COPY_FORMATS[name] for name in types]
-    head = struct.Struct("!h" + "".join("i" + code for code in codes) + "i")
-    sizes = [struct.calcsize("!" + code) for code in codes]
-    fields = width + 1
+    _checked(rows, 2)
+    pack, first, second = _copy_row(types)
     try:
-        if width == 2:  # the trait index: (name_id, value_hash)
-            pack, (a, b) = head.pack, sizes
-            return [pack(fields, a, x, b, y, 8) for x, y in rows] + [b""]
-        flat = itertools.chain.from_iterable
-        return [
-            head.pack(fields, *flat(zip(sizes, row, strict=True)), 8) for row in rows
-        ] + [b""]
+        return [pack(3, first, x, second, y, 8) for x, y in rows] + [b""]
     except struct.error as exc:
         raise OverflowError(f"copy_pieces: a value out of {types}: {exc}") from None
 
