@@ -12,6 +12,7 @@ event_type, timestamp, raw JSON) - the floor of any durable ingest.
 
     .venv/bin/python bench/ingest.py --db sqlite|mysql|postgresql|URL
         [--notifications 20000] [--batch 500] [--statements]
+        [--indexed-traits instance_id,tenant_id,...]
 
 A URL without a database name (``mysql+pymysql://root@127.0.0.1``) gets a fresh
 database, dropped afterwards. The notifications are read from notigen's file one
@@ -23,7 +24,11 @@ then a final JSON line::
 
     {"bench": "ingest", "db": ..., "notifications": N, "per_s": X,
      "statements_per_notification": S, "raw_insert_per_s": R, "ratio": X/R,
-     "per_tenth": [...], "peak_rss_mb": M}
+     "per_tenth": [...], "peak_rss_mb": M, "indexed_traits": [...]}
+
+``--indexed-traits`` stores trait index rows only for the traits it names
+(winchester.yaml's ``indexed_traits``; ``bench/unindexed.py`` measures what a
+filter on one of the others then costs).
 """
 
 from __future__ import annotations
@@ -137,15 +142,19 @@ def notigen_file(scratch: Path, count: int, *, seed: int) -> Path:
     return traffic
 
 
-def sample_manager(engine: sa.Engine) -> TriggerManager:
+def sample_manager(
+    engine: sa.Engine, indexed_traits: list[str] | None = None
+) -> TriggerManager:
     """A migrated database's trigger manager on the sample definitions and
-    triggers, with the event-time clock (as a replay would run)."""
+    triggers, with the event-time clock (as a replay would run), indexing the
+    traits ``indexed_traits`` names (default: every trait)."""
     upgrade(engine)
     return TriggerManager(
         engine,
         load_triggers(CONFIG / "triggers.yaml"),
         EventClock(engine),
         distiller=Distiller.from_file(CONFIG / "event_definitions.yaml"),
+        indexed_traits=indexed_traits or ["*"],
     )
 
 
@@ -265,7 +274,14 @@ def main() -> None:
         help="also print the time spent in each kind of statement (ingest and "
         "floor), to see what the database itself costs",
     )
+    parser.add_argument(
+        "--indexed-traits",
+        metavar="GLOBS",
+        help="comma-separated trait names or globs to index (winchester.yaml's "
+        "indexed_traits; default: every trait)",
+    )
     args = parser.parse_args()
+    indexed = args.indexed_traits.split(",") if args.indexed_traits else None
     timings = StatementTimes() if args.statements else None
 
     with tempfile.TemporaryDirectory() as scratch_dir:
@@ -276,7 +292,7 @@ def main() -> None:
             engine = connect(url)
             if timings is not None:
                 timings.watch(engine)
-            manager = sample_manager(engine)
+            manager = sample_manager(engine, indexed)
             marks: list[tuple[int, float]] = []  # (notifications done, seconds)
             started = time.perf_counter()
             summary = ingest_lines(
@@ -307,6 +323,7 @@ def main() -> None:
         "batch": args.batch,
         "per_tenth": per_tenth(marks),
         "peak_rss_mb": round(peak_rss_mb, 1),
+        "indexed_traits": indexed or ["*"],
     }
     print(
         f"{result_line['db']}: {n} notifications ingested at "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -151,6 +151,9 @@ class Names:
 
     event_types: Callable[[Iterable[str]], dict[str, int]]
     trait_names: Callable[[Iterable[str]], dict[str, int]]
+    #: ids of trait names with no ``trait_index`` rows (kept up to date by
+    #: ``trait_names``, which reads each name's flag with its id)
+    unindexed: Set[int] = frozenset()
 
 
 def size_problem(notification: Any, limit: int) -> str | None:
@@ -214,6 +217,7 @@ def prepare_batch(
     prep = Prepared([], [], {}, [], Counter(), None, len(events), duplicates)
     prep.rejected = rejected
     bad_keys: dict[str, str] = {}
+    unindexed = names.unindexed
     for event, origin, traits_json in checked:
         try:
             type_id = type_ids[event.event_type]
@@ -226,6 +230,7 @@ def prepare_batch(
             index = [
                 (name_id, value_hash(value))
                 for name_id, value in zip(trait_ids, event.traits.values(), strict=True)
+                if name_id not in unindexed
             ]
             matched = _match(triggers, event, prep, bad_keys, limits)
         except Exception as exc:

@@ -103,7 +103,7 @@ from winchester.storage.engine import (
     run_transaction,
 )
 from winchester.storage.limits import Limits, limits_for
-from winchester.storage.names import event_type_names, trait_names
+from winchester.storage.names import ALL_TRAITS, event_type_names, trait_names
 from winchester.stream_math import Member, Pending
 
 if TYPE_CHECKING:
@@ -140,8 +140,9 @@ _Pending = Pending  # the old private name
 class TriggerManager:
     """Ingest: events in, streams grown. One per process (it caches name ids).
 
-    ``max_notification_size`` (bytes) and ``clock_max_skew`` come from
-    ``winchester.yaml``; ``wall`` tells the real time (tests replace it).
+    ``max_notification_size`` (bytes), ``clock_max_skew`` and
+    ``indexed_traits`` (which new trait names get ``trait_index`` rows) come
+    from ``winchester.yaml``; ``wall`` tells the real time (tests replace it).
     """
 
     def __init__(
@@ -153,6 +154,7 @@ class TriggerManager:
         distiller: Distiller | None = None,
         max_notification_size: int = DEFAULT_MAX_NOTIFICATION_SIZE,
         clock_max_skew: timedelta = DEFAULT_CLOCK_MAX_SKEW,
+        indexed_traits: Sequence[str] = ALL_TRAITS,
         wall: Callable[[], datetime] | None = None,
     ) -> None:
         self.engine = engine
@@ -163,10 +165,13 @@ class TriggerManager:
         self.clock_max_skew = clock_max_skew
         self.wall = wall or (lambda: datetime.now(UTC))
         self._event_types = event_type_names()
-        self._trait_names = trait_names()
+        # names this process stores first are indexed as indexed_traits says;
+        # the others as the database says (trait_name.indexed)
+        self._trait_names = trait_names(indexed_traits)
         self._names = Names(
             lambda names: self._event_types.ids(self.engine, names),
             lambda names: self._trait_names.ids(self.engine, names),
+            self._trait_names.unindexed,
         )
         self._limits: Limits | None = None
         self.totals: Counter[str] = Counter()
@@ -180,6 +185,7 @@ class TriggerManager:
         return {
             "max_notification_size": settings.max_notification_size,
             "clock_max_skew": timedelta(seconds=settings.clock_max_skew),
+            "indexed_traits": settings.indexed_traits,
         }
 
     # ------------------------------------------------------------------ entry points

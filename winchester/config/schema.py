@@ -308,6 +308,21 @@ def _log_level(value: Any, _ctx: Context) -> str:
     return str(level)
 
 
+def _trait_globs(value: Any, _ctx: Context) -> tuple[str, ...]:
+    globs = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(globs, list)
+        or not globs
+        or not all(isinstance(g, str) and g.strip() for g in globs)
+    ):
+        raise ValueError(
+            "expected a trait name or glob, or a non-empty list of them "
+            "(['*'] indexes every trait), got "
+            + ("an empty list" if globs == [] else kind(value))
+        )
+    return tuple(globs)
+
+
 def _clock(value: Any, _ctx: Context) -> str:
     if value not in ("wall", "event"):
         raise ValueError(f"expected 'wall' or 'event', got {kind(value)}")
@@ -383,6 +398,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Larger notifications (raw message bytes, or their JSON) are "
             "dead-lettered with their size; keep it well under the database's "
             "packet limit (MariaDB max_allowed_packet: 16 MiB).", _int(1024)),
+    Setting("indexed_traits", "list of trait names or globs", ["*"],
+            "Traits given trait_index rows, for fast API trait filters; a filter "
+            "on any other trait reads the events the rest of the query selects. "
+            "Fixed per trait name when the name is first stored.", _trait_globs),
     Setting("max_attempts", "integer >= 1", 5,
             "Pipeline attempts per stream before it goes to error / expire_error.",
             _int(1)),

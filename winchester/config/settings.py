@@ -118,6 +118,7 @@ class WinchesterSettings:
     clock: str
     clock_max_skew: float
     max_notification_size: int
+    indexed_traits: tuple[str, ...]
     max_attempts: int
     lease_seconds: float
     api: ApiSettings = field(default_factory=ApiSettings)

@@ -15,7 +15,10 @@ Rules
   their hashes are looked up in ``trait_index`` (``stream_dist_trait`` for
   streams), and each row found is then checked against the real typed value in
   its JSON, so a hash collision never returns a wrong row (counts trust the
-  64-bit hash: they never read the JSON).
+  64-bit hash: they never read the JSON). A trait that ``indexed_traits`` left
+  out of the index (``trait_name.indexed`` false) is only checked in the JSON:
+  its filter reads every event the rest of the query selects, pages and counts
+  alike.
 * **Event type globs** are matched in Python against the (small) ``event_type``
   table, then the query uses the ids (``event(event_type_id, generated, id)``).
 * No N+1: a page of events is one query (traits are one JSON column); a stream's
@@ -325,6 +328,14 @@ def _lookup_ids(
     return found
 
 
+#: Trait names' ids and whether they have ``trait_index`` rows, per engine: a
+#: name's flag is fixed with its id (see :mod:`winchester.storage.names`), so
+#: it is cached the same way.
+_TRAIT_IDS: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, bool]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _type_ids(conn: Connection, pattern: str) -> list[int]:
     """Ids of the event types ``pattern`` (an fnmatch glob, case-sensitive) names."""
     types = schema.event_type
@@ -338,8 +349,39 @@ def _type_ids(conn: Connection, pattern: str) -> list[int]:
     ]
 
 
+def _trait_ids(conn: Connection, names: Sequence[str]) -> dict[str, tuple[int, bool]]:
+    """``name: (id, indexed)`` of the stored trait names among ``names``."""
+    cache = _TRAIT_IDS.setdefault(conn.engine, {})
+    found = {name: cache[name] for name in names if name in cache}
+    missing = sorted(set(names) - found.keys())
+    if missing:
+        table = schema.trait_name
+        rows = conn.execute(
+            sa.select(table.c.name, table.c.id, table.c.indexed).where(
+                table.c.name.in_(missing)
+            )
+        )
+        if len(cache) > _NAME_CACHE_SIZE:
+            cache.clear()
+        for name, id_, indexed in rows:
+            found[name] = cache[name] = (id_, bool(indexed))
+    return found
+
+
 def _name_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
-    return _lookup_ids(conn, schema.trait_name, names)
+    return {name: id_ for name, (id_, _) in _trait_ids(conn, names).items()}
+
+
+def _indexed_traits(
+    conn: Connection, traits: Sequence[TraitFilter]
+) -> tuple[dict[str, int], list[TraitFilter]] | None:
+    """The name ids of the filters' traits, and the filters whose trait has
+    ``trait_index`` rows; None when a trait was never stored (nothing matches)."""
+    found = _trait_ids(conn, [t.name for t in traits])
+    if any(t.name not in found for t in traits):
+        return None
+    name_ids = {name: id_ for name, (id_, _) in found.items()}
+    return name_ids, [t for t in traits if found[t.name][1]]
 
 
 def _hashes(trait: TraitFilter) -> list[int]:
@@ -361,11 +403,20 @@ class _Driver:
         return _page(query, index.c.event_id, mark, limit)
 
 
-def _event_where(
-    conn: Connection, flt: EventFilter
-) -> tuple[list[Any], _Driver | None] | None:
-    """WHERE clauses of an event filter, and the ``trait_index`` range of its
-    first trait filter (the others are clauses); None when nothing can match."""
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """An event filter in SQL: its clauses, the ``trait_index`` range of its
+    first indexed trait filter (the other indexed ones are clauses), and
+    whether some trait filter has no index rows (``indexed_traits``) and is
+    only checked against each event's JSON."""
+
+    clauses: list[Any]
+    driver: _Driver | None
+    unindexed: bool
+
+
+def _event_where(conn: Connection, flt: EventFilter) -> _Where | None:
+    """An event filter in SQL (:class:`_Where`); None when nothing can match."""
     event, index = schema.event, schema.trait_index
     where: list[Any] = []
     if flt.after is not None:
@@ -381,23 +432,26 @@ def _event_where(
             if len(ids) == 1
             else event.c.event_type_id.in_(ids)
         )
-    driver = None
-    if flt.traits:
-        name_ids = _name_ids(conn, [t.name for t in flt.traits])
-        if any(t.name not in name_ids for t in flt.traits):
-            return None
-        first, *others = flt.traits
-        driver = _Driver(name_ids[first.name], _hashes(first))
-        for trait in others:
-            where.append(
-                event.c.id.in_(
-                    sa.select(index.c.event_id).where(
-                        index.c.name_id == name_ids[trait.name],
-                        index.c.value_hash.in_(_hashes(trait)),
-                    )
+    if not flt.traits:
+        return _Where(where, None, False)
+    found = _indexed_traits(conn, flt.traits)
+    if found is None:
+        return None
+    name_ids, indexed = found
+    if not indexed:  # every trait filtered on is read from the events' JSON
+        return _Where(where, None, True)
+    first, *others = indexed
+    driver = _Driver(name_ids[first.name], _hashes(first))
+    for trait in others:
+        where.append(
+            event.c.id.in_(
+                sa.select(index.c.event_id).where(
+                    index.c.name_id == name_ids[trait.name],
+                    index.c.value_hash.in_(_hashes(trait)),
                 )
             )
-    return where, driver
+        )
+    return _Where(where, driver, len(indexed) < len(flt.traits))
 
 
 def _page(
@@ -414,19 +468,30 @@ def _page(
 
 
 def _fill(
-    fetch: Any, check: Any, mark: Mark | None, limit: int, id_of: Any
+    fetch: Any,
+    check: Any,
+    mark: Mark | None,
+    limit: int,
+    id_of: Any,
+    *,
+    step: int = 0,
 ) -> list[Any]:
     """Pages of ``fetch(mark, n)`` until ``limit`` rows pass ``check`` (a row
-    failing it is a hash collision: rare, so this is nearly always one query)."""
+    failing it is a hash collision: rare, so this is nearly always one query).
+
+    ``step`` is the fewest rows to fetch at a time, for a check that many rows
+    fail (a filter on an unindexed trait): ``limit - found`` would then shrink
+    to a query per row.
+    """
     found: list[Any] = []
     while len(found) < limit:
-        wanted = limit - len(found)
+        wanted = max(limit - len(found), step)
         rows = fetch(mark, wanted)
         found.extend(row for row in rows if check(row))
         if len(rows) < wanted:
             break
         mark = Mark(id_of(rows[-1]), mark.ascending if mark else False)
-    return found
+    return found[:limit]
 
 
 #: Event ids read from ``trait_index`` per step of a trait-filtered page.
@@ -471,7 +536,7 @@ def _event_page(
     found = _event_where(conn, flt)
     if found is None or limit <= 0:
         return []
-    where, driver = found
+    where, driver = found.clauses, found.driver
     ascending = mark is not None and mark.ascending
     event = schema.event
     order = event.c.id.asc() if ascending else event.c.id.desc()
@@ -495,7 +560,8 @@ def _event_page(
             query = columns.join(ids, ids.c.id == event.c.id).order_by(order)
             return [e for e in map(make, conn.execute(query)) if e is not None]
 
-        return _fill(fetch, check, mark, limit, lambda e: e.id)
+        step = TRAIT_CHUNK if found.unindexed else 0
+        return _fill(fetch, check, mark, limit, lambda e: e.id, step=step)
 
     page: list[Any] = []
     cursor = mark
@@ -514,10 +580,12 @@ def _event_page(
 
 
 def count_events(conn: Connection, flt: EventFilter) -> int:
-    """How many events match ``flt`` (through the indexes, never the JSON).
+    """How many events match ``flt``.
 
     Without a trait filter, from the per-type hour and minute counts
-    (:mod:`winchester.storage.event_counts`); with one, from ``trait_index``.
+    (:mod:`winchester.storage.event_counts`); with one, from ``trait_index``,
+    never the JSON - unless a filtered trait is not indexed (``indexed_traits``):
+    then the events the rest of ``flt`` selects are read and checked.
     """
     if not flt.traits:
         type_ids = None
@@ -529,7 +597,9 @@ def count_events(conn: Connection, flt: EventFilter) -> int:
     found = _event_where(conn, flt)
     if found is None:
         return 0
-    where, driver = found
+    if found.unindexed:
+        return _count_checked(conn, flt)
+    where, driver = found.clauses, found.driver
     assert driver is not None  # the first trait filter drives
     index = schema.trait_index
     query = (
@@ -545,6 +615,26 @@ def count_events(conn: Connection, flt: EventFilter) -> int:
             *where
         )
     return int(conn.execute(query).scalar_one())
+
+
+def _count_checked(conn: Connection, flt: EventFilter) -> int:
+    """Count events by reading them: a filter on an unindexed trait is only
+    known from each event's JSON, so every event the rest of ``flt`` selects
+    is read, ``COUNT_CHUNK`` at a time."""
+    event = schema.event
+    columns = sa.select(event.c.id, event.c.traits.label("traits_json"))
+    total = 0
+    mark: Mark | None = None
+    while True:
+        page = _event_page(conn, flt, mark, COUNT_CHUNK, columns, lambda row: row)
+        total += len(page)
+        if len(page) < COUNT_CHUNK:
+            return total
+        mark = Mark(page[-1].id)
+
+
+#: Matching events read per step when a count needs the events' JSON.
+COUNT_CHUNK = 1000
 
 
 def _stream_where(conn: Connection, flt: StreamFilter) -> list[Any] | None:

@@ -92,11 +92,12 @@ class EventTrimmer:
             names = self._trait_names.lookup(
                 conn, {n for t in traits.values() for n in t}
             )
+        unindexed = self._trait_names.unindexed  # no trait_index rows to delete
         keys = [
             (names[name], value_hash(value), event_id)
             for event_id, values in traits.items()
             for name, value in values.items()
-            if name in names
+            if name in names and names[name] not in unindexed
         ]
         ids = list(traits)
 

@@ -9,7 +9,9 @@ Events
     is one row with no join.
 
     ``trait_index`` serves the API's trait filters (``?traits=memory_mb:512``). It
-    has one narrow row per trait, ``(name_id, value_hash, event_id)``, where
+    has one narrow row per indexed trait (every trait unless ``indexed_traits``
+    says otherwise; ``trait_name.indexed`` records the choice per name),
+    ``(name_id, value_hash, event_id)``, where
     ``value_hash`` is a 64-bit hash of the trait's type and value
     (:func:`winchester.storage.values.value_hash`). A filter looks up the hash of
     each typed reading of the query string (text ``"512"``, int ``512``, float
@@ -144,6 +146,9 @@ trait_name = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", ExactText(255), nullable=False, unique=True),
+    # whether this trait has trait_index rows: fixed when the name is first
+    # stored (``indexed_traits``), so every process agrees on it (0007)
+    sa.Column("indexed", sa.Boolean, nullable=False, server_default=sa.true()),
 )
 
 event = sa.Table(

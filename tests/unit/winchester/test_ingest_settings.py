@@ -56,3 +56,25 @@ def test_sizes_given_by_the_caller_decide_the_size_check(tmp_path: Path) -> None
     with pytest.raises(ValueError, match="1 sizes for 2 notifications"):
         manager.add_notifications([small, small], sizes=[1])
     manager.engine.dispose()
+
+
+def test_indexed_traits_reach_the_manager(tmp_path: Path) -> None:
+    """Only the traits winchester.yaml's indexed_traits names get index rows."""
+    import sqlalchemy as sa
+
+    from tests.support.settings import notification
+    from winchester.storage import schema
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    path = write_settings(tmp_path / "d", url, indexed_traits=["instance_*"])
+    manager = build_trigger_manager(WinchesterSettings.load(path))
+    upgrade(manager.engine)
+    assert manager.add_notifications([notification(1)]).saved == 1
+    names, index = schema.trait_name, schema.trait_index
+    with manager.engine.connect() as conn:
+        indexed = {
+            n for n, i in conn.execute(sa.select(names.c.name, names.c.indexed)) if i
+        }
+        rows = conn.execute(sa.select(sa.func.count()).select_from(index)).scalar()
+    assert indexed == {"instance_id"} and rows == 1
+    manager.engine.dispose()

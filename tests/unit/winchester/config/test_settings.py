@@ -44,6 +44,7 @@ ORIGINAL_KEYS = {
 NEW_KEYS = {"distiller_ceilometer", "clock", "max_attempts", "lease_seconds"}
 NEW_KEYS |= {"clock_max_skew", "max_notification_size"}  # ingest hardening
 NEW_KEYS |= {"api"}  # quince
+NEW_KEYS |= {"indexed_traits"}  # which traits have trait_index rows
 
 
 def load(write: Write, text: str, warn: list[ConfigWarning] | None = None) -> Any:
@@ -104,6 +105,7 @@ def test_defaults(write: Write, tmp_path: Path) -> None:
         86400.0,
         1048576,
     )
+    assert settings.indexed_traits == ("*",)
     defaults = {s.name: s.default for s in SETTINGS}
     assert defaults["database"] is REQUIRED
 
@@ -136,6 +138,7 @@ def test_every_key_set(write: Write, tmp_path: Path) -> None:
         clock: event
         max_attempts: 3
         lease_seconds: 60
+        indexed_traits: [instance_id, "*_id"]
         """,
         warnings,
     )
@@ -153,6 +156,7 @@ def test_every_key_set(write: Write, tmp_path: Path) -> None:
         "log",
     }
     assert settings.pipeline_worker_delay == 0.5 and settings.statistics_period == 60.0
+    assert settings.indexed_traits == ("instance_id", "*_id")
     assert settings.trim_events_age.text == "$timestamp - 30d"
     assert (settings.log_level, settings.clock, settings.max_attempts) == (
         "DEBUG",
@@ -198,6 +202,9 @@ def test_every_key_set(write: Write, tmp_path: Path) -> None:
             "integer",
         ),
         ("pipeline_worker_delay: -1\n", 2, "pipeline_worker_delay", "seconds >= 0"),
+        ("indexed_traits: []\n", 2, "indexed_traits", "got an empty list"),
+        ("indexed_traits: [instance_id, 7]\n", 2, "indexed_traits", "or glob"),
+        ("indexed_trait: ['*']\n", 2, "indexed_trait", "did you mean"),
         ("statistics_period: 0\n", 2, "statistics_period", "seconds > 0"),
         ("lease_seconds: false\n", 2, "lease_seconds", "seconds > 0"),
         ("max_attempts: 0\n", 2, "max_attempts", "integer >= 1"),
