@@ -49,8 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from stacktach.batchtuning import batch_tuning
 from stacktach.exceptions import ConfigError
-from stacktach.gctuning import batch_gc
 from winchester.build import build_trigger_manager
 from winchester.config.settings import WinchesterSettings
 from winchester.ingest import IngestResult, TriggerManager
@@ -220,7 +220,8 @@ def ingest_lines(
     ``DatabaseUnavailable`` when the database stays unavailable (the batches
     before it are stored). On an interruption (Ctrl-C) the batch being stored
     is let finish and counted before the exception goes on. The cyclic
-    garbage collector runs less often meanwhile (:func:`stacktach.gctuning.batch_gc`).
+    garbage collector runs less often, and threads switch sooner, meanwhile
+    (:func:`stacktach.batchtuning.batch_tuning`).
     """
     summary = summary if summary is not None else FileIngestSummary()
     started = time.monotonic()
@@ -268,7 +269,7 @@ def ingest_lines(
             account(pending.store(), lines_of)
 
     with (
-        batch_gc(),
+        batch_tuning(),
         ThreadPoolExecutor(1, thread_name_prefix="ingest-store") as executor,
     ):
         try:

@@ -54,8 +54,8 @@ import orjson
 
 import notabene
 from stacktach import plugins
+from stacktach.batchtuning import batch_tuning
 from stacktach.exceptions import RecoverableError
-from stacktach.gctuning import batch_gc
 from yagi.config import ConsumerConfig, YagiConfig
 from yagi.handlers.archive import ArchiveHandler
 from yagi.handlers.base import ARCHIVE, Batch, Item, YagiHandler
@@ -392,7 +392,7 @@ class YagiWorker:
     def run(self) -> None:
         """Consume until stopped (SIGTERM/SIGINT with the handlers installed)."""
         try:
-            with batch_gc():
+            with batch_tuning():
                 self.consumer.run()
         finally:
             self.maybe_report(force=True)

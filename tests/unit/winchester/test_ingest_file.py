@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import io
 import os
+import sys
 import threading
 import tracemalloc
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from distiller import Distiller
-from stacktach.gctuning import GEN0_THRESHOLD
+from stacktach.batchtuning import GEN0_THRESHOLD, SWITCH_INTERVAL
 from winchester.clock import EventClock
 from winchester.config.triggers import load_triggers
 from winchester.ingest import IngestResult, TriggerManager
@@ -244,20 +245,23 @@ def test_sqlite_is_ingested_in_one_thread(
     manager.engine.dispose()
 
 
-def test_batches_are_distilled_and_stored_with_the_collector_tuned(
+def test_batches_are_distilled_and_stored_with_the_interpreter_tuned(
     tmp_path: Path, corpus: Path, corpus_config: Path
 ) -> None:
     manager = _manager(f"sqlite:///{tmp_path / 'w.db'}", corpus_config)
-    before = gc.get_threshold()
-    seen: list[int] = []
+    before, interval = gc.get_threshold(), sys.getswitchinterval()
+    seen: list[tuple[int, float]] = []
     lines = _corpus_lines(corpus)[:120]
     ingest_lines(
         manager,
         lines,
         batch_size=50,
         on_reject=lambda *_: None,
-        on_batch=lambda summary: seen.append(gc.get_threshold()[0]),
+        on_batch=lambda summary: seen.append(
+            (gc.get_threshold()[0], sys.getswitchinterval())
+        ),
     )
-    assert seen == [GEN0_THRESHOLD] * 3
+    assert seen == [(GEN0_THRESHOLD, SWITCH_INTERVAL)] * 3
     assert gc.get_threshold() == before
+    assert sys.getswitchinterval() == interval
     manager.engine.dispose()

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 import notabene
 import shoebox
-from stacktach.gctuning import GEN0_THRESHOLD
+from stacktach.batchtuning import GEN0_THRESHOLD, SWITCH_INTERVAL
 from tests.support.waiting import wait_for
 from winchester.storage import schema
 from winchester.storage.engine import connect
@@ -65,23 +65,26 @@ def world(tmp_path: Path, corpus_config: Path) -> dict[str, Any]:
 
 
 def run(
-    world: dict[str, Any], bodies: list[bytes], thresholds: list[int] | None = None
+    world: dict[str, Any],
+    bodies: list[bytes],
+    thresholds: list[tuple[int, float]] | None = None,
 ) -> YagiWorker:
     """Run a worker until it has handled ``bodies``; ``thresholds`` gets the
-    collector's first threshold as each batch is handled and finished."""
+    collector's first threshold and the switch interval as each batch is
+    handled and finished."""
     worker = YagiWorker(yagi_config.load([world["conf"]]))
     handled: list[int] = []
     on_batch = worker.consumer.callback
     seen = thresholds if thresholds is not None else []
 
     def counting(batch: Any) -> Any:
-        seen.append(gc.get_threshold()[0])
+        seen.append((gc.get_threshold()[0], sys.getswitchinterval()))
         finish = on_batch(batch)
         assert finish is not None  # yagi leaves its bookkeeping to the background
 
         def counted() -> None:
             finish()
-            seen.append(gc.get_threshold()[0])
+            seen.append((gc.get_threshold()[0], sys.getswitchinterval()))
             handled.append(len(batch))
 
         return counted
@@ -168,12 +171,13 @@ def test_archive_first_then_events_with_deployment_discards_and_envelopes(
     assert rejects[0].metadata["reason"].startswith("not JSON")
 
 
-def test_batches_are_handled_with_the_collector_tuned(world: dict[str, Any]) -> None:
-    before = gc.get_threshold()
-    thresholds: list[int] = []
+def test_batches_are_handled_with_the_interpreter_tuned(world: dict[str, Any]) -> None:
+    before, interval = gc.get_threshold(), sys.getswitchinterval()
+    thresholds: list[tuple[int, float]] = []
     run(world, [json.dumps(notification(n)).encode() for n in range(1, 4)], thresholds)
-    assert thresholds and set(thresholds) == {GEN0_THRESHOLD}
+    assert thresholds and set(thresholds) == {(GEN0_THRESHOLD, SWITCH_INTERVAL)}
     assert gc.get_threshold() == before  # back once the worker stopped
+    assert sys.getswitchinterval() == interval
     assert set(stored(world)) == {"m-1", "m-2", "m-3"}
 
 
