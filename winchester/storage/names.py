@@ -98,17 +98,13 @@ class NameCache:
     def _read(self, conn: Connection, names: set[str]) -> dict[str, int]:
         """The stored ids of ``names`` (and, for trait names, their flags)."""
         table = self.table
-        if not self._flagged:
-            query = sa.select(table.c.name, table.c.id).where(table.c.name.in_(names))
-            return {name: id_ for name, id_ in conn.execute(query)}
-        query = sa.select(table.c.name, table.c.id, table.c.indexed).where(
-            table.c.name.in_(names)
-        )
+        flag = table.c.indexed if self._flagged else sa.true()
+        query = sa.select(table.c.name, table.c.id, flag).where(table.c.name.in_(names))
         found: dict[str, int] = {}
-        for row in conn.execute(query):
-            found[row.name] = row.id
-            if not row.indexed:
-                self.unindexed.add(row.id)
+        for name, id_, indexed in conn.execute(query):
+            found[name] = id_
+            if not indexed:
+                self.unindexed.add(id_)
         return found
 
 

@@ -292,48 +292,52 @@ class StreamFilter:
     traits: tuple[TraitFilter, ...] = field(default=())
 
 
-#: Ids of event type and trait names already looked up, per engine. A name's
-#: row is never deleted nor renumbered, so a found id stays right; a name not
-#: found is not remembered (it may be stored the next moment). Bounded: past
-#: ``_NAME_CACHE_SIZE`` names an engine's cache starts again.
-_NAME_IDS: weakref.WeakKeyDictionary[Engine, dict[tuple[str, str], int]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Ids of event type and trait names already looked up, per engine, with
+#: whether the name is indexed (``trait_name.indexed``; always true for event
+#: types). A name's row is never deleted nor renumbered, and its flag is fixed
+#: with its id (see :mod:`winchester.storage.names`), so a found entry stays
+#: right; a name not found is not remembered (it may be stored the next
+#: moment). Bounded: past ``_NAME_CACHE_SIZE`` names an engine's cache starts
+#: again.
+_NAME_IDS: weakref.WeakKeyDictionary[
+    Engine, dict[tuple[str, str], tuple[int, bool]]
+] = weakref.WeakKeyDictionary()
 _NAME_CACHE_SIZE = 10_000
 
 
-def _lookup_ids(
+def _lookup(
     conn: Connection, table: sa.Table, names: Sequence[str]
-) -> dict[str, int]:
-    """The ids of ``names`` in ``table`` (``event_type`` or ``trait_name``)."""
+) -> dict[str, tuple[int, bool]]:
+    """``name: (id, indexed)`` of the stored ``names`` in ``table``
+    (``event_type`` or ``trait_name``)."""
     cache = _NAME_IDS.setdefault(conn.engine, {})
-    found: dict[str, int] = {}
+    found: dict[str, tuple[int, bool]] = {}
     missing: list[str] = []
     for name in names:
-        id_ = cache.get((table.name, name))
-        if id_ is None:
+        entry = cache.get((table.name, name))
+        if entry is None:
             missing.append(name)
         else:
-            found[name] = id_
+            found[name] = entry
     if missing:
+        flag = table.c.indexed if "indexed" in table.c else sa.true()
         rows = conn.execute(
-            sa.select(table.c.name, table.c.id).where(
+            sa.select(table.c.name, table.c.id, flag).where(
                 table.c.name.in_(sorted(set(missing)))
             )
         )
         if len(cache) > _NAME_CACHE_SIZE:
             cache.clear()
-        for name, id_ in rows:
-            found[name] = cache[(table.name, name)] = id_
+        for name, id_, indexed in rows:
+            found[name] = cache[(table.name, name)] = (id_, bool(indexed))
     return found
 
 
-#: Trait names' ids and whether they have ``trait_index`` rows, per engine: a
-#: name's flag is fixed with its id (see :mod:`winchester.storage.names`), so
-#: it is cached the same way.
-_TRAIT_IDS: weakref.WeakKeyDictionary[Engine, dict[str, tuple[int, bool]]] = (
-    weakref.WeakKeyDictionary()
-)
+def _lookup_ids(
+    conn: Connection, table: sa.Table, names: Sequence[str]
+) -> dict[str, int]:
+    """The ids of the stored ``names`` in ``table``."""
+    return {name: id_ for name, (id_, _) in _lookup(conn, table, names).items()}
 
 
 def _type_ids(conn: Connection, pattern: str) -> list[int]:
@@ -349,27 +353,8 @@ def _type_ids(conn: Connection, pattern: str) -> list[int]:
     ]
 
 
-def _trait_ids(conn: Connection, names: Sequence[str]) -> dict[str, tuple[int, bool]]:
-    """``name: (id, indexed)`` of the stored trait names among ``names``."""
-    cache = _TRAIT_IDS.setdefault(conn.engine, {})
-    found = {name: cache[name] for name in names if name in cache}
-    missing = sorted(set(names) - found.keys())
-    if missing:
-        table = schema.trait_name
-        rows = conn.execute(
-            sa.select(table.c.name, table.c.id, table.c.indexed).where(
-                table.c.name.in_(missing)
-            )
-        )
-        if len(cache) > _NAME_CACHE_SIZE:
-            cache.clear()
-        for name, id_, indexed in rows:
-            found[name] = cache[name] = (id_, bool(indexed))
-    return found
-
-
 def _name_ids(conn: Connection, names: Sequence[str]) -> dict[str, int]:
-    return {name: id_ for name, (id_, _) in _trait_ids(conn, names).items()}
+    return _lookup_ids(conn, schema.trait_name, names)
 
 
 def _indexed_traits(
@@ -377,7 +362,7 @@ def _indexed_traits(
 ) -> tuple[dict[str, int], list[TraitFilter]] | None:
     """The name ids of the filters' traits, and the filters whose trait has
     ``trait_index`` rows; None when a trait was never stored (nothing matches)."""
-    found = _trait_ids(conn, [t.name for t in traits])
+    found = _lookup(conn, schema.trait_name, [t.name for t in traits])
     if any(t.name not in found for t in traits):
         return None
     name_ids = {name: id_ for name, (id_, _) in found.items()}
