@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -77,9 +78,7 @@ def cases(engine: sa.Engine) -> dict[str, Callable[[Any], int]]:
     with_host = [e for e in sample if TRAIT in e.traits and "instance_id" in e.traits]
     if not with_host:
         sys.exit(f"no compute.instance.exists event with {TRAIT!r} to draw from")
-    hosts: dict[Any, int] = {}
-    for e in with_host:
-        hosts[e.traits[TRAIT]] = hosts.get(e.traits[TRAIT], 0) + 1
+    hosts = Counter(e.traits[TRAIT] for e in with_host)
     host = min(hosts, key=hosts.__getitem__)  # the rarest host of the sample
     picked = next(e for e in with_host if e.traits[TRAIT] == host)
     by_host = queries.TraitFilter(TRAIT, (host,))
