@@ -13,6 +13,8 @@ trait list instead, and compiles it once per definition:
 * text that is already a string and integers in range are stored as they are,
   a timestamp string converted before as its earlier value; other values go
   through the trait type's converter;
+* a ``split`` plugin over plain key chains takes its piece inline (its cache
+  of pieces, the first match that has one winning, as the plugin does);
 * any other trait (a filter, a wildcard, an extension, a plugin) calls its own
   extractor, unchanged.
 
@@ -35,6 +37,7 @@ from distiller.convert import (
     cached_datetime,
 )
 from distiller.event import TraitType, TraitValue
+from distiller.plugins.split import SplitPlugin
 
 if TYPE_CHECKING:
     from distiller.definitions import TraitDefinition
@@ -56,6 +59,9 @@ class _Writer:
             "_str": str,
             "_int": int,
             "_cached": cached_datetime,
+            # What is looked in where an object is missing or not an object:
+            # the generated code only calls its get, so it stays empty.
+            "_empty": {},
         }
         self._objects: dict[tuple[str, ...], str] = {(): "body"}
 
@@ -65,7 +71,8 @@ class _Writer:
         return name
 
     def parent(self, keys: tuple[str, ...]) -> str:
-        """The variable holding the object at ``keys`` (or None), defined once."""
+        """The variable holding the object at ``keys`` (an empty one where it is
+        missing or not an object), defined once."""
         known = self._objects.get(keys)
         if known is not None:
             return known
@@ -105,6 +112,38 @@ def _guarded(call: str, name: str, indent: str) -> list[str]:
     ]
 
 
+def _split_plugin(trait: TraitDefinition) -> SplitPlugin | None:
+    """The trait's plugin when it is exactly the built-in ``split`` (whose
+    piece of a string the generated code takes itself), else None."""
+    owner = getattr(trait.plugin, "__self__", None)
+    if owner.__class__ is SplitPlugin and (
+        getattr(trait.plugin, "__func__", None) is SplitPlugin.trait_value
+    ):
+        return owner
+    return None
+
+
+def _converted(writer: _Writer, trait: TraitDefinition, name: str) -> list[str]:
+    """Lines storing ``v`` (unless None) as trait ``name``, converted to its type:
+    as it is when it already has the type, else through the type's converter."""
+    convert = writer.constant(CONVERTERS[trait.trait_type], "c")
+    stored = "v"
+    if trait.trait_type is TraitType.TEXT:
+        fast = "v.__class__ is _str"
+    elif trait.trait_type is TraitType.INT:
+        fast = f"v.__class__ is _int and {INT64_MIN} <= v <= {INT64_MAX}"
+    elif trait.trait_type is TraitType.DATETIME:
+        fast, stored = "v.__class__ is _str and (d := _cached(v)) is not None", "d"
+    else:
+        fast = "False"
+    return [
+        "    if v is not None:",
+        f"        if {fast}: t[{name}] = {stored}",
+        "        else:",
+        *_guarded(f"{convert}(v)", name, "            "),
+    ]
+
+
 def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
     """The generated extractor of ``traits`` (see the module's description)."""
     writer = _Writer()
@@ -113,6 +152,19 @@ def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
     for trait in traits:
         name = repr(trait.name)
         chains = trait.key_chains()
+        split = _split_plugin(trait)
+        if chains is not None and split is not None:
+            piece = writer.constant(split._piece, "s")
+            body.append("    v = None")
+            for keys in chains:
+                body += [
+                    "    if v is None:",
+                    f"        v = {writer.lookup(keys)}",
+                    f"        if v is not None: v = {piece}("
+                    "v if v.__class__ is _str else _str(v))",
+                ]
+            body += _converted(writer, trait, name)
+            continue
         if chains is not None and trait.apply_plugin is not None:
             # The plugin's input inline: (path, value) of each non-null match.
             apply = writer.constant(trait.apply_plugin, "p")
@@ -132,22 +184,7 @@ def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
         body.append(f"    v = {writer.lookup(first)}")
         for keys in others:
             body.append(f"    if v is None: v = {writer.lookup(keys)}")
-        convert = writer.constant(CONVERTERS[trait.trait_type], "c")
-        stored = "v"
-        if trait.trait_type is TraitType.TEXT:
-            fast = "v.__class__ is _str"
-        elif trait.trait_type is TraitType.INT:
-            fast = f"v.__class__ is _int and {INT64_MIN} <= v <= {INT64_MAX}"
-        elif trait.trait_type is TraitType.DATETIME:
-            fast, stored = "v.__class__ is _str and (d := _cached(v)) is not None", "d"
-        else:
-            fast = "False"
-        body += [
-            "    if v is not None:",
-            f"        if {fast}: t[{name}] = {stored}",
-            "        else:",
-            *_guarded(f"{convert}(v)", name, "            "),
-        ]
+        body += _converted(writer, trait, name)
     source = "\n".join(
         [
             "def extract_traits(body):",

@@ -68,6 +68,9 @@ MESSAGE_ID_NAMESPACE = uuid.UUID("0d9a3a52-6f0e-5c2b-9a51-7374616b7461")
 #: orjson's nesting limit: deeper JSON text is rejected as ``nested too deep``.
 MAX_DEPTH = 1024
 _LOOKUP_CACHE_SIZE = 4096
+#: What ``_lookup`` gives for an event type not looked up yet (None is cached:
+#: the type has no definition).
+_UNSEEN: Any = object()
 _WARNED_LIMIT = 10_000
 
 
@@ -228,7 +231,9 @@ class Distiller:
                 raise NotificationRejected(
                     "nested too deep: no message_id, and too deep to derive one"
                 ) from None
-        definition = self.definition_for(event_type)
+        definition = self._lookup.get(event_type, _UNSEEN)
+        if definition is _UNSEEN:
+            definition = self.definition_for(event_type)
         if definition is None:
             stats.unmatched += 1
             return None

@@ -188,3 +188,48 @@ def test_each_kind_of_trait_and_failure_is_kept_apart() -> None:
         {"service": "c.h", "host": "h"},
         None,
     )
+
+
+def test_split_pieces_taken_inline_match_the_plugin() -> None:
+    """The split plugin's piece is taken by the generated code itself: the first
+    field that has the segment wins, other values are split as text, and the
+    piece is converted to the trait's type, as the plugin and its converter do."""
+    (definition,) = build_definitions(
+        [
+            {
+                "event_type": "*",
+                "traits": {
+                    "cell": {
+                        "fields": ["payload.short", "payload.cell", "publisher_id"],
+                        "plugin": {"name": "split", "parameters": {"segment": 2}},
+                    },
+                    "number": {
+                        "type": "int",
+                        "fields": ["payload.version"],
+                        "plugin": {
+                            "name": "split",
+                            "parameters": {"separator": "-", "segment": -1},
+                        },
+                    },
+                },
+            }
+        ]
+    )
+    source = definition.extract_traits.__doc__ or ""
+    assert "m = []" not in source  # no match list built for the plugin
+    cases: list[dict[str, Any]] = [
+        {"publisher_id": "compute.host.cell-9", "payload": {"short": "a.b"}},
+        {"publisher_id": "x", "payload": {"short": "a.b", "cell": 1.25}},
+        {"payload": {"cell": "a.b.c.d", "version": "v-12"}},
+        {"payload": {"version": "v-twelve"}},
+        {"payload": {"version": 7}},
+        {"payload": {"version": True, "cell": ["a", "b"]}},
+        {"payload": "not an object", "publisher_id": "a.b.c"},
+    ]
+    for body in cases:
+        assert generated(definition, body) == looped(definition, body), body
+    assert definition.extract_traits(cases[0])[0]["cell"] == "cell-9"
+    assert definition.extract_traits(cases[2])[0]["number"] == 12
+    assert [name for name, _ in definition.extract_traits(cases[3])[1] or []] == [
+        "number"
+    ]
