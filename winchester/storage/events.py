@@ -39,7 +39,6 @@ import sqlalchemy as sa
 from pymysql.constants.SERVER_STATUS import (
     SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
 )
-from pymysql.converters import escape_datetime
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
@@ -92,9 +91,12 @@ def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
 
 def _naive_utc(value: datetime) -> datetime:
     """What :class:`~winchester.storage.schema.UTCDateTime` stores for ``value``."""
-    if value.tzinfo is None:
+    zone = value.tzinfo
+    if zone is None:
         return value
-    return value.astimezone(UTC).replace(tzinfo=None)
+    if zone is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
 
 
 _PG_INSERT: list[str] = []
@@ -148,12 +150,13 @@ def event_literals(
     ``(message_id,event_type_id,generated,traits)`` with text quoted by
     ``quote`` (:func:`quote_text`: backslash escapes on; :class:`_PyMySQLInsert`
     passes the connection's own ``escape`` under ``NO_BACKSLASH_ESCAPES``), the
-    time as PyMySQL writes it, and ``%`` doubled (see :class:`_PyMySQLInsert`).
+    time as PyMySQL writes it (``isoformat`` of the naive UTC time: microseconds
+    only when there are some), and ``%`` doubled (see :class:`_PyMySQLInsert`).
     """
     return [
         (
             f"({quote(row['message_id'])},{int(row['event_type_id'])},"
-            f"{escape_datetime(_naive_utc(row['generated']))},"
+            f"'{_naive_utc(row['generated']).isoformat(' ')}',"
             f"{quote(row['traits'])})"
         ).replace("%", "%%")
         for row in rows

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from amqp.exceptions import UnexpectedFrame
 
 from notabene.amqp_transport import CHUNK, BufferedTCPTransport
 
@@ -160,5 +161,35 @@ def test_a_server_gone_in_the_middle_of_a_frame_is_an_error(server: Server) -> N
     transport = connected(server)
     server.run(script)
     with pytest.raises(OSError, match="unexpectedly closed"):
+        read(transport, 5)
+    transport.close()
+
+
+def test_a_bad_frame_end_is_refused_whether_or_not_the_frame_was_buffered(
+    server: Server,
+) -> None:
+    good = encode((1, 1, b"ok"))
+    bad = encode((1, 1, b"bad"))[:-1] + b"\x00"
+    late = encode((1, 1, b"late"))[:-1] + b"\x01"
+    start_late, end_late = threading.Event(), threading.Event()
+
+    def script(client: socket.socket) -> None:
+        client.sendall(good + bad)  # the bad frame arrives whole, with the good
+        start_late.wait(10)
+        client.sendall(late[:-1])  # this one's end byte comes after a timeout
+        end_late.wait(10)
+        client.sendall(late[-1:])
+
+    transport = connected(server)
+    server.run(script)
+    assert read(transport, 5) == (1, 1, b"ok")
+    with pytest.raises(UnexpectedFrame, match="0x00"):
+        read(transport, 5)
+    start_late.set()
+    while not transport._read_buffer:  # until a timeout left the frame unfinished
+        with pytest.raises(TimeoutError):
+            read(transport, 0.05)
+    end_late.set()
+    with pytest.raises(UnexpectedFrame, match="0x01"):
         read(transport, 5)
     transport.close()

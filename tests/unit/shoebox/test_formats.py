@@ -106,6 +106,18 @@ def _orjson_parses(body: bytes) -> bool:
     return True
 
 
+def test_json_metadata_is_written_compact_and_ascii_whatever_its_text() -> None:
+    """Every character: the metadata's text is the standard library's compact,
+    ASCII-escaping form of it (what readers of the original format expect)."""
+    texts = [chr(c) for c in range(0x250)] + ["\u2028", "\U0001f600", 'q"\\/']
+    for text in texts:
+        metadata = {"queue": f"a{text}b", f"k{text}": "v"}
+        line = JsonFormat().encode(Record(b"{}", metadata))
+        want = json.dumps(metadata, ensure_ascii=True, separators=(",", ":"))
+        assert line == b'{"metadata":' + want.encode("ascii") + b',"notification":{}}\n'
+        assert orjson.loads(line)["metadata"] == metadata
+
+
 def test_json_reports_the_line_of_a_bad_record(tmp_path: Path) -> None:
     fmt = JsonFormat()
     path = tmp_path / "x.json"

@@ -260,6 +260,25 @@ def test_every_character_a_literal_escapes_comes_back_as_it_went(
     assert events.quote_text("a'b\\c\"d\x00") == "'a\\'b\\\\c\"d\\0'"
 
 
+def test_event_literals_write_times_in_utc_as_pymysql_does() -> None:
+    from pymysql.converters import escape_datetime
+
+    zone = timezone(timedelta(hours=2))
+    times = [
+        datetime(2014, 5, 1, 2, 45, 0, 805827, tzinfo=zone),
+        datetime(2014, 5, 1, 0, 45, tzinfo=UTC),
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2014, 5, 1, 0, 45, 1),  # naive: UTC already
+    ]
+    rows = [
+        {"message_id": "m", "event_type_id": 1, "generated": t, "traits": "{}"}
+        for t in times
+    ]
+    for literal, t in zip(events.event_literals(rows), times, strict=True):
+        naive = t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+        assert literal == f"('m',1,{escape_datetime(naive)},'{{}}')"
+
+
 def _stored_events(engine: Engine) -> dict[str, tuple[datetime, str]]:
     table = schema.event
     query = sa.select(table.c.message_id, table.c.generated, table.c.traits)
