@@ -11,7 +11,15 @@ last (polling the database every 50 ms), then stops them with SIGTERM.
 
 Prints a summary, then a final JSON line::
 
-    {"bench": "e2e_ingest", "workers": W, "notifications": N, "per_s": X}
+    {"bench": "e2e_ingest", "workers": W, "notifications": N, "per_s": X,
+     "cpu_s": {"yagi-event": ..., "database": ..., "rabbitmq": ...},
+     "cores": C}
+
+``cpu_s`` is the processor time each side used in the timed window (from
+``/proc``; the database and broker are every process of that name on the
+machine), and ``cores`` the machine's: when their sum nears ``cores`` times the
+window, the machine, not yagi-event, is the limit, and more workers cannot add
+throughput.
 """
 
 from __future__ import annotations
@@ -51,6 +59,41 @@ def count(engine: sa.Engine) -> int:
                 sa.select(sa.func.count()).select_from(schema.event)
             ).scalar_one()
         )
+
+
+#: Process names of each side whose processor time is reported (Linux /proc).
+SERVERS = {"database": ("mariadbd", "mysqld", "postgres"), "rabbitmq": ("beam.smp",)}
+
+
+def cpu_seconds(pids: list[int]) -> dict[str, float]:
+    """Processor seconds (user + system) used so far by ``pids`` (the workers)
+    and by every process of each :data:`SERVERS` name; {} without /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(pid: int) -> tuple[str, float]:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read()
+        name = text[text.index(b"(") + 1 : text.rindex(b")")].decode()
+        fields = text[text.rindex(b")") + 2 :].split()
+        return name, (int(fields[11]) + int(fields[12])) / tick
+
+    totals = dict.fromkeys(["yagi-event", *SERVERS], 0.0)
+    try:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                name, seconds = used(int(entry))
+            except (OSError, ValueError):
+                continue  # gone meanwhile
+            if int(entry) in pids:
+                totals["yagi-event"] += seconds
+            for side, names in SERVERS.items():
+                if name in names:
+                    totals[side] += seconds
+    except OSError:
+        return {}
+    return totals
 
 
 def main() -> None:
@@ -105,16 +148,20 @@ def main() -> None:
                 )
                 for _ in range(args.workers)
             ]
+            pids = [process.pid for process in workers]
             first = None
+            cpu_first: dict[str, float] = {}
             deadline = time.monotonic() + 900
             while time.monotonic() < deadline:
                 stored = count(engine)
                 if stored and first is None:
                     first = time.perf_counter()
+                    cpu_first = cpu_seconds(pids)
                 if stored >= len(expected):
                     break
                 time.sleep(0.05)
             last = time.perf_counter()
+            cpu_last = cpu_seconds(pids)
             for process in workers:
                 process.send_signal(signal.SIGTERM)
             for process in workers:
@@ -140,12 +187,25 @@ def main() -> None:
         "seconds": round(seconds, 2),
         "archive": True,
         "db": "mysql" if args.db == "mysql" else args.db,
+        "cpu_s": {
+            side: round(cpu_last[side] - cpu_first.get(side, 0.0), 2)
+            for side in cpu_last
+        },
+        "cores": os.cpu_count(),
     }
     print(
         f"{args.workers} yagi-event process(es): {len(lines)} notifications consumed, "
         f"archived and stored at {result['per_s']:,}/s",
         flush=True,
     )
+    if result["cpu_s"]:
+        used = ", ".join(f"{side} {cpu:.2f} s" for side, cpu in result["cpu_s"].items())
+        busy = sum(result["cpu_s"].values()) / seconds
+        print(
+            f"processor time in the {seconds:.2f} s window: {used} "
+            f"({busy:.2f} of the machine's {os.cpu_count()} cores)",
+            flush=True,
+        )
     print(json.dumps(result), flush=True)
 
 
