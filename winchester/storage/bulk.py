@@ -50,6 +50,7 @@ __all__ = [
     "insert_integer_groups",
     "insert_integers",
     "row_pieces",
+    "unnest_insert",
 ]
 
 _Processors = list[tuple[int, Callable[[Any], Any]]]
@@ -120,7 +121,7 @@ def _head(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
     return head
 
 
-def _unnest(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
+def unnest_insert(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
     """PostgreSQL: ``INSERT ... SELECT * FROM unnest(%b::t[], ...)`` (binary)."""
     arrays = ", ".join(
         f"%b::{table.c[name].type.compile(conn.dialect)}[]" for name in columns
@@ -169,7 +170,7 @@ def insert_integers(
         return statements
     if dialect == "postgresql":
         conn.exec_driver_sql(
-            _unnest(conn, table, names), tuple(map(list, zip(*rows, strict=True)))
+            unnest_insert(conn, table, names), tuple(map(list, zip(*rows, strict=True)))
         )
         return 1
     bulk_insert(conn, table, names, rows)

@@ -37,6 +37,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
+from winchester.storage.bulk import unnest_insert
 
 #: ``(event_type_id, span, bucket) -> n``
 Buckets = Counter[tuple[int, int, datetime]]
@@ -105,6 +106,22 @@ def add_buckets(conn: Connection, counts: Buckets) -> int:
     if not counts:
         return 0
     slot = random.randrange(SLOTS)
+    ordered = sorted(counts.items())
+    if conn.dialect.name == "postgresql":
+        # One statement of arrays, not a statement per bucket (a batch has
+        # hundreds: event types times minutes).
+        arrays = (
+            [type_id for (type_id, _, _), _ in ordered],
+            [span for (_, span, _), _ in ordered],
+            [
+                bucket.astimezone(UTC).replace(tzinfo=None)
+                for (_, _, bucket), _ in ordered
+            ],
+            [slot] * len(ordered),
+            [n for _, n in ordered],
+        )
+        conn.exec_driver_sql(_postgresql_upsert(conn), arrays)
+        return 1
     rows = [
         {
             "event_type_id": type_id,
@@ -113,10 +130,22 @@ def add_buckets(conn: Connection, counts: Buckets) -> int:
             "slot": slot,
             "n": n,
         }
-        for (type_id, span, bucket), n in sorted(counts.items())
+        for (type_id, span, bucket), n in ordered
     ]
     conn.execute(_upsert(conn), rows)
     return 1
+
+
+def _postgresql_upsert(conn: Connection) -> str:
+    """``INSERT ... SELECT * FROM unnest(arrays) ON CONFLICT ... DO UPDATE``."""
+    table = schema.event_type_count
+    quote = conn.dialect.identifier_preparer
+    key = ", ".join(quote.quote(name) for name in _KEY)
+    n = quote.quote("n")
+    return (
+        f"{unnest_insert(conn, table, (*_KEY, 'n'))} ON CONFLICT ({key}) "
+        f"DO UPDATE SET {n} = {quote.format_table(table)}.{n} + excluded.{n}"
+    )
 
 
 def add_event_counts(conn: Connection, events: Iterable[tuple[int, datetime]]) -> int:
