@@ -37,7 +37,7 @@ import functools
 import itertools
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, AnyStr
+from typing import Any, AnyStr, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -184,18 +184,32 @@ def row_pieces(rows: Sequence[tuple[int, ...]]) -> list[str]:
     ``(5,123,last),(7,456,last)``: the text of rows that end in the same value
     (the trait index rows of one event end in its id) is built before the
     transaction, and inside it costs one ``join``. Every value is checked to be
-    a plain ``int``, as :func:`insert_integers` does.
+    a plain ``int``, as :func:`insert_integers` does, the first time its row is
+    seen: a row's text is remembered (trait values, and so their hashes, repeat
+    from event to event, and writing 19-digit numbers was most of the cost),
+    and a row equal to one seen before is the same values in SQL.
     """
     if not rows:
         return []
-    width = len(rows[0])
-    _checked(rows, width)
-    middle = "(" + ",".join(["%d"] * width) + ","
-    return [
-        middle % rows[0],
-        *(")," + middle % row for row in rows[1:]),
-        ")",
-    ]
+    found: list[str | None] = list(map(_ROW_TEXT.get, rows))
+    if None in found:
+        new = [row for row, text in zip(rows, found, strict=True) if text is None]
+        _checked(new, len(rows[0]))
+        if len(_ROW_TEXT) + len(new) > _ROW_TEXT_SIZE:
+            _ROW_TEXT.clear()
+        for position, text in enumerate(found):
+            if text is None:
+                row = rows[position]
+                found[position] = _ROW_TEXT[row] = "),(" + ",".join(map(str, row)) + ","
+    pieces = cast(list[str], found)
+    pieces[0] = pieces[0][2:]
+    pieces.append(")")
+    return pieces
+
+
+#: ``row -> "),(a,b,"``: :func:`row_pieces`' memo of rows of plain ints.
+_ROW_TEXT: dict[tuple[int, ...], str] = {}
+_ROW_TEXT_SIZE = 20_000
 
 
 def _joined(

@@ -84,8 +84,21 @@ def test_index_rows_cut_around_their_event_id_are_stored_exactly(
 
 @pytest.mark.parametrize("bad", [(1, "2); DROP TABLE event; --"), (1, 2.5), (True, 1)])
 def test_row_pieces_refuse_anything_but_plain_ints(bad: Any) -> None:
+    bulk._ROW_TEXT.clear()  # rows not seen before are the ones checked
     with pytest.raises(TypeError, match="not 2 ints"):
         bulk.row_pieces([(1, 1), bad])
+    assert (1, 1) not in bulk._ROW_TEXT  # nothing of a refused call is kept
+
+
+def test_row_pieces_remember_rows_and_give_the_same_text() -> None:
+    bulk._ROW_TEXT.clear()
+    rows = [(7, 2**63 - 1), (8, -(2**63)), (7, 2**63 - 1)]
+    first = bulk.row_pieces(rows)
+    assert "42".join(first) == (
+        f"(7,{2**63 - 1},42),(8,{-(2**63)},42),(7,{2**63 - 1},42)"
+    )
+    assert set(bulk._ROW_TEXT) == {(7, 2**63 - 1), (8, -(2**63))}
+    assert bulk.row_pieces(rows) == first  # from the memo now
 
 
 @ON_MARIADB
