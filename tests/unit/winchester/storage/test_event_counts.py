@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -121,6 +122,32 @@ def test_duplicates_are_not_counted_twice(engine: Engine) -> None:
     manager.add_events(batch)
     manager.add_events(batch[30:] + events(3, 30))
     assert counted(engine, None, None, None) == brute(engine, None, None, None) == 120
+
+
+def test_many_buckets_added_twice_sum_in_every_database(engine: Engine) -> None:
+    # More buckets than one statement takes on MariaDB; the second add finds
+    # every row there already and adds to it.
+    start = T0.replace(second=0, microsecond=0)
+    counts = Counter(
+        {
+            (7, event_counts.MINUTE, start + timedelta(minutes=k)): k % 5 + 1
+            for k in range(event_counts._LITERAL_ROWS * 2 + 1)
+        }
+    )
+    with engine.begin() as conn:
+        event_counts.add_buckets(conn, counts)
+    with engine.begin() as conn:
+        event_counts.add_buckets(conn, counts)
+    table = schema.event_type_count
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(table.c.bucket, sa.func.sum(table.c.n))
+            .where(table.c.event_type_id == 7)
+            .group_by(table.c.bucket)
+        ).all()
+    assert {bucket.replace(tzinfo=UTC): int(n) for bucket, n in stored} == {
+        bucket: 2 * n for (_, _, bucket), n in counts.items()
+    }
 
 
 def test_retention_takes_deleted_events_out_of_the_counts(engine: Engine) -> None:
