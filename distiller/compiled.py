@@ -59,9 +59,6 @@ class _Writer:
             "_str": str,
             "_int": int,
             "_cached": cached_datetime,
-            # What is looked in where an object is missing or not an object:
-            # the generated code only calls its get, so it stays empty.
-            "_empty": {},
         }
         self._objects: dict[tuple[str, ...], str] = {(): "body"}
 
@@ -71,8 +68,7 @@ class _Writer:
         return name
 
     def parent(self, keys: tuple[str, ...]) -> str:
-        """The variable holding the object at ``keys`` (an empty one where it is
-        missing or not an object), defined once."""
+        """The variable holding the object at ``keys`` (or None), defined once."""
         known = self._objects.get(keys)
         if known is not None:
             return known

@@ -151,7 +151,8 @@ def add_buckets(conn: Connection, counts: Buckets) -> int:
 
 
 #: Rows per MariaDB literal upsert (about 50 bytes each), and a row: integers
-#: by ``%d`` (anything else refused) and the naive UTC time as MariaDB reads it.
+#: by ``%d`` (nothing but digits and a sign; text or None is refused) and the
+#: naive UTC time as MariaDB reads it.
 _LITERAL_ROWS = 5_000
 _LITERAL_ROW = "(%d,%d,'%s',%d,%d)"
 
