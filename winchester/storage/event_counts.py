@@ -113,10 +113,7 @@ def add_buckets(conn: Connection, counts: Buckets) -> int:
         arrays = (
             [type_id for (type_id, _, _), _ in ordered],
             [span for (_, span, _), _ in ordered],
-            [
-                bucket.astimezone(UTC).replace(tzinfo=None)
-                for (_, _, bucket), _ in ordered
-            ],
+            [schema.naive_utc(bucket) for (_, _, bucket), _ in ordered],
             [slot] * len(ordered),
             [n for _, n in ordered],
         )
@@ -129,8 +126,7 @@ def add_buckets(conn: Connection, counts: Buckets) -> int:
         statements = 0
         for start in range(0, len(ordered), _LITERAL_ROWS):
             values = ",".join(
-                _LITERAL_ROW
-                % (type_id, span, bucket.astimezone(UTC).replace(tzinfo=None), slot, n)
+                _LITERAL_ROW % (type_id, span, schema.naive_utc(bucket), slot, n)
                 for (type_id, span, bucket), n in ordered[start : start + _LITERAL_ROWS]
             )
             conn.exec_driver_sql(head[0] + values + head[1])

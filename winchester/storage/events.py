@@ -32,7 +32,6 @@ Transaction rules (the caller's transaction; see :mod:`winchester.storage`):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,16 +86,6 @@ def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
     column = schema.event.c.message_id
     query = sa.select(column).where(column.in_(message_ids)).with_for_update(read=True)
     return set(conn.execute(query).scalars())
-
-
-def _naive_utc(value: datetime) -> datetime:
-    """What :class:`~winchester.storage.schema.UTCDateTime` stores for ``value``."""
-    zone = value.tzinfo
-    if zone is None:
-        return value
-    if zone is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None)
 
 
 _PG_INSERT: list[str] = []
@@ -156,7 +145,7 @@ def event_literals(
     return [
         (
             f"({quote(row['message_id'])},{int(row['event_type_id'])},"
-            f"'{_naive_utc(row['generated']).isoformat(' ')}',"
+            f"'{schema.naive_utc(row['generated']).isoformat(' ')}',"
             f"{quote(row['traits'])})"
         ).replace("%", "%%")
         for row in rows
@@ -226,7 +215,7 @@ def insert_events(
             arrays = (
                 [row["message_id"] for row in chunk],
                 [row["event_type_id"] for row in chunk],
-                [_naive_utc(row["generated"]) for row in chunk],
+                [schema.naive_utc(row["generated"]) for row in chunk],
                 [row["traits"] for row in chunk],
             )
             new.update({mid: id_ for id_, mid in conn.exec_driver_sql(sql, arrays)})

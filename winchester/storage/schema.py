@@ -58,6 +58,17 @@ from sqlalchemy.engine import Dialect
 __all__ = ["metadata"]
 
 
+def naive_utc(value: datetime) -> datetime:
+    """What :class:`UTCDateTime` stores for ``value``: the naive UTC time (a
+    naive ``value`` is taken as UTC already)."""
+    zone = value.tzinfo
+    if zone is None:
+        return value
+    if zone is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
+
+
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out; naive UTC in the database."""
 
@@ -72,9 +83,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     def process_bind_param(
         self, value: datetime | None, dialect: Dialect
     ) -> datetime | None:
-        if value is None or value.tzinfo is None:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else naive_utc(value)
 
     def process_result_value(
         self, value: datetime | None, dialect: Dialect

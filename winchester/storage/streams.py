@@ -22,7 +22,7 @@ Transaction rules (all inside the ingest transaction):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -198,9 +198,7 @@ def _update_pymysql(conn: Connection, updates: Sequence[dict[str, Any]]) -> int:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
+    return schema.naive_utc(value) if isinstance(value, datetime) else value
 
 
 def link_events(conn: Connection, links: Sequence[tuple[int, int]]) -> int:
