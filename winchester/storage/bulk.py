@@ -47,6 +47,7 @@ __all__ = [
     "bulk_insert",
     "copy_integer_groups",
     "copy_pieces",
+    "insert_head",
     "insert_integer_groups",
     "insert_integers",
     "row_pieces",
@@ -109,7 +110,7 @@ def bulk_insert(
     conn.exec_driver_sql(sql, list(rows))
 
 
-def _head(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
+def insert_head(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> str:
     """``INSERT INTO t (a, b)``, identifiers quoted by the dialect."""
     dialect = conn.dialect
     key = (dialect.name, table.name, columns)
@@ -126,7 +127,7 @@ def unnest_insert(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -
     arrays = ", ".join(
         f"%b::{table.c[name].type.compile(conn.dialect)}[]" for name in columns
     )
-    return f"{_head(conn, table, columns)} SELECT * FROM unnest({arrays})"
+    return f"{insert_head(conn, table, columns)} SELECT * FROM unnest({arrays})"
 
 
 def _checked(rows: Sequence[tuple[Any, ...]], width: int) -> None:
@@ -160,7 +161,7 @@ def insert_integers(
     _checked(rows, width)
     dialect = conn.dialect.name
     if dialect == "mysql":
-        head = _head(conn, table, names) + " VALUES "
+        head = insert_head(conn, table, names) + " VALUES "
         row_format = "(" + ",".join(["%d"] * width) + ")"
         statements = 0
         for start in range(0, len(rows), INTEGER_CHUNK_ROWS):
@@ -238,7 +239,7 @@ def insert_integer_groups(
     Each group is ``(pieces, last)``: its rows, all ending in ``last`` (checked
     to be an ``int``). Chunks hold about ``INTEGER_CHUNK_ROWS`` rows.
     """
-    head = _head(conn, table, tuple(columns)) + " VALUES "
+    head = insert_head(conn, table, tuple(columns)) + " VALUES "
     statements = 0
     texts: list[str] = []
     rows = 0

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
-from winchester.storage.bulk import unnest_insert
+from winchester.storage.bulk import insert_head, unnest_insert
 
 #: ``(event_type_id, span, bucket) -> n``
 Buckets = Counter[tuple[int, int, datetime]]
@@ -155,12 +155,9 @@ _LITERAL_ROW = "(%d,%d,'%s',%d,%d)"
 
 def _mariadb_upsert(conn: Connection) -> tuple[str, str]:
     """``INSERT INTO t (...) VALUES `` and its ``ON DUPLICATE KEY UPDATE`` end."""
-    table = schema.event_type_count
-    quote = conn.dialect.identifier_preparer
-    names = ", ".join(quote.quote(name) for name in (*_KEY, "n"))
-    n = quote.quote("n")
+    n = conn.dialect.identifier_preparer.quote("n")
     return (
-        f"INSERT INTO {quote.format_table(table)} ({names}) VALUES ",
+        insert_head(conn, schema.event_type_count, (*_KEY, "n")) + " VALUES ",
         f" ON DUPLICATE KEY UPDATE {n} = {n} + VALUES({n})",
     )
 
