@@ -58,17 +58,19 @@ class BufferedTCPTransport(TCPTransport):  # type: ignore[misc]
         self._rx = bytearray()
         self._rx_pos = 0
 
-    def _whole_frame_buffered(self) -> bool:
-        pending = len(self._rx) - self._rx_pos
-        if self._read_buffer or pending < _HEADER.size:
-            return False
-        size: int = _HEADER.unpack_from(self._rx, self._rx_pos)[2]
-        return pending >= _HEADER.size + size + 1
+    def _buffered_end(self) -> int | None:
+        """Where the end byte of the next frame is in the buffer, when the
+        whole frame is there (None otherwise)."""
+        position = self._rx_pos
+        if self._read_buffer or len(self._rx) - position < _HEADER.size:
+            return None
+        end: int = position + _HEADER.size + _HEADER.unpack_from(self._rx, position)[2]
+        return end if len(self._rx) > end else None
 
     def having_timeout(
         self, timeout: float | None
     ) -> contextlib.AbstractContextManager[socket.socket]:
-        if timeout is None or self._whole_frame_buffered():
+        if timeout is None or self._buffered_end() is not None:
             # no read will wait: the timeout need not change
             return contextlib.nullcontext(self.sock)
         return self._timeout_set(timeout)
@@ -85,20 +87,19 @@ class BufferedTCPTransport(TCPTransport):  # type: ignore[misc]
         through py-amqp's own ``read_frame`` (three ``_read`` calls, which wait
         for the socket and keep the bytes of a frame a timeout interrupts).
         """
+        end = self._buffered_end()
+        if end is None:
+            frame: tuple[int, int, bytes] = super().read_frame()
+            return frame
         buffer, position = self._rx, self._rx_pos
-        if not self._read_buffer and len(buffer) - position >= _HEADER.size:
-            kind, channel, size = _HEADER.unpack_from(buffer, position)
-            end = position + _HEADER.size + size
-            if len(buffer) > end:  # the payload and the end byte are here
-                self._rx_pos = end + 1
-                if buffer[end] != _FRAME_END:
-                    raise UnexpectedFrame(
-                        f"Received frame_end {buffer[end]:#04x} while expecting 0xce"
-                    )
-                with memoryview(buffer) as view:
-                    return kind, channel, bytes(view[position + _HEADER.size : end])
-        frame: tuple[int, int, bytes] = super().read_frame()
-        return frame
+        kind, channel, _ = _HEADER.unpack_from(buffer, position)
+        self._rx_pos = end + 1
+        if buffer[end] != _FRAME_END:
+            raise UnexpectedFrame(
+                f"Received frame_end {buffer[end]:#04x} while expecting 0xce"
+            )
+        with memoryview(buffer) as view:
+            return kind, channel, bytes(view[position + _HEADER.size : end])
 
     def _read(
         self, n: int, initial: bool = False, _errnos: tuple[int, ...] = _RETRY
