@@ -151,12 +151,14 @@ def compile_traits(traits: Sequence[TraitDefinition]) -> TraitsExtractor:
         split = _split_plugin(trait)
         if chains is not None and split is not None:
             piece = writer.constant(split._piece, "s")
-            body.append("    v = None")
-            for keys in chains:
+            for position, keys in enumerate(chains):
+                indent = "    "
+                if position:  # only while no field before had the segment
+                    body.append("    if v is None:")
+                    indent = "        "
                 body += [
-                    "    if v is None:",
-                    f"        v = {writer.lookup(keys)}",
-                    f"        if v is not None: v = {piece}("
+                    f"{indent}v = {writer.lookup(keys)}",
+                    f"{indent}if v is not None: v = {piece}("
                     "v if v.__class__ is _str else _str(v))",
                 ]
             body += _converted(writer, trait, name)
