@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
 from ingest import database, notigen_lines  # noqa: E402
+from kombu.exceptions import KombuError  # noqa: E402
 
 import notabene  # noqa: E402
 from distiller import Distiller, NotificationRejected  # noqa: E402
@@ -169,12 +170,14 @@ def main() -> None:
             stored = count(engine)
             engine.dispose()
         finally:
-            with notabene.connect(args.broker) as conn:
-                channel = conn.channel()
-                for queue in (name, f"{name}.failed"):
-                    channel.queue_delete(queue)
-                channel.exchange_delete(name)
-            cleanup()  # type: ignore[operator]
+            try:
+                with notabene.connect(args.broker) as conn:
+                    channel = conn.channel()
+                    for queue in (name, f"{name}.failed"):
+                        channel.queue_delete(queue)
+                    channel.exchange_delete(name)
+            finally:
+                cleanup()  # type: ignore[operator]
     if first is None or stored < len(expected):
         sys.exit(f"only {stored} of {len(expected)} events stored")
     seconds = last - first
@@ -209,5 +212,17 @@ def main() -> None:
     print(json.dumps(result), flush=True)
 
 
+def run() -> None:
+    """:func:`main`, with a server that does not answer said in one line."""
+    try:
+        main()
+    except (OSError, sa.exc.OperationalError, KombuError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        sys.exit(
+            f"e2e_ingest: a server did not answer ({reason}); start MariaDB and "
+            "RabbitMQ, or point --db and --broker at running ones"
+        )
+
+
 if __name__ == "__main__":
-    main()
+    run()
