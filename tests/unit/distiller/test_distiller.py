@@ -2,6 +2,7 @@
 
 import json
 import logging
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from distiller import Distiller, Event, NotificationRejected
 from distiller.definitions import build_definitions
-from distiller.distiller import derive_message_id
+from distiller.distiller import MESSAGE_ID_NAMESPACE, derive_message_id
 
 DEFINITIONS = [
     {
@@ -342,3 +343,19 @@ def test_a_deep_object_as_a_text_trait_is_dropped() -> None:
     body["payload"]["blob"] = _nested(600)
     event = distiller.distill(body)
     assert event is not None and "blob" not in event.traits
+
+
+def test_the_derived_id_hashes_the_canonical_json_text() -> None:
+    # stored events keep derived ids: the text hashed must stay exactly this
+    body = {
+        "b": [1.5, 1e-07, 1e16, -0.0, 12345678901234567890123],
+        "a": {"z": "é\u2028\x7f\n\x01", "y": None, "x": True},
+        "when": datetime(2014, 5, 1, 0, 45, tzinfo=UTC),
+    }
+    text = (
+        '{"a":{"x":true,"y":null,"z":"é\u2028\x7f\\n\\u0001"},'
+        '"b":[1.5,1e-07,1e+16,-0.0,12345678901234567890123],'
+        '"when":"2014-05-01 00:45:00+00:00"}'
+    )
+    assert derive_message_id(body) == str(uuid.uuid5(MESSAGE_ID_NAMESPACE, text))
+    assert derive_message_id(body) == derive_message_id(body)  # no state kept
