@@ -66,7 +66,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
 from deployed_mariadb import deployed_mariadb  # noqa: E402
-from ingest import CONFIG, database, sample_manager  # noqa: E402
+from ingest import CONFIG, database, run_main, sample_manager  # noqa: E402
 
 from winchester.storage.engine import connect  # noqa: E402
 
@@ -604,4 +604,4 @@ def run(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "api", "start the database, or point --db at a running one")

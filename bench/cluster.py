@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from ingest import database, notigen_lines, sample_manager  # noqa: E402
+from ingest import database, notigen_lines, run_main, sample_manager  # noqa: E402
 
 from winchester.storage.engine import connect  # noqa: E402
 
@@ -132,4 +132,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "cluster", "start MariaDB, or point growth's --db at a running one")

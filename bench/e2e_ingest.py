@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from ingest import database, notigen_lines  # noqa: E402
+from ingest import UNANSWERED, database, notigen_lines, run_main  # noqa: E402
 from kombu.exceptions import KombuError  # noqa: E402
 
 import notabene  # noqa: E402
@@ -212,17 +212,10 @@ def main() -> None:
     print(json.dumps(result), flush=True)
 
 
-def run() -> None:
-    """:func:`main`, with a server that does not answer said in one line."""
-    try:
-        main()
-    except (OSError, sa.exc.OperationalError, KombuError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        sys.exit(
-            f"e2e_ingest: a server did not answer ({reason}); start MariaDB and "
-            "RabbitMQ, or point --db and --broker at running ones"
-        )
-
-
 if __name__ == "__main__":
-    run()
+    run_main(
+        main,
+        "e2e_ingest",
+        "start MariaDB and RabbitMQ, or point --db and --broker at running ones",
+        (*UNANSWERED, KombuError),
+    )

@@ -37,12 +37,13 @@ import argparse
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ from winchester.config.triggers import load_triggers  # noqa: E402
 from winchester.ingest import TriggerManager  # noqa: E402
 from winchester.ingest_file import ingest_lines  # noqa: E402
 from winchester.storage import events as event_store  # noqa: E402
-from winchester.storage.engine import connect  # noqa: E402
+from winchester.storage.engine import DatabaseUnavailable, connect  # noqa: E402
 from winchester.storage.migrate import upgrade  # noqa: E402
 
 SHARED = Path(os.environ.get("STACKTACH_SHARED", ROOT.parent / "shared"))
@@ -66,6 +67,33 @@ SHORTCUTS = {
     "mysql": "mysql+pymysql://root@127.0.0.1:3306",
     "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432",
 }
+
+
+#: What a server that is down or refuses us raises (kombu's own errors are added
+#: by the scripts that use a broker).
+UNANSWERED: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    socket.gaierror,
+    sa.exc.OperationalError,
+    DatabaseUnavailable,
+)
+
+
+def run_main(
+    main: Callable[[], None],
+    name: str,
+    advice: str,
+    errors: tuple[type[BaseException], ...] = UNANSWERED,
+) -> None:
+    """``main()``, with a server that does not answer (``errors``) said in one
+    line that ends with ``advice`` (what to start, which option to change)."""
+    try:
+        main()
+    except errors as exc:
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        sys.exit(f"{name}: {reason}; {advice}")
 
 
 def database(spec: str, scratch: Path) -> tuple[str, object]:
@@ -338,4 +366,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "ingest", "start the database, or point --db at a running one")

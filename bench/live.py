@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from ingest import CONFIG, database, notigen_lines, sample_manager  # noqa: E402
+from ingest import CONFIG, database, notigen_lines, run_main, sample_manager  # noqa: E402
 
 from winchester.storage import schema  # noqa: E402
 from winchester.storage.engine import connect  # noqa: E402
@@ -364,4 +364,4 @@ def report(
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "live", "start the database, or point --db at a running one")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from ingest import database  # noqa: E402
+from ingest import database, run_main  # noqa: E402
 
 from distiller import Event  # noqa: E402
 from winchester.clock import FixedClock  # noqa: E402
@@ -155,4 +155,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "pipeline", "start the database, or point --db at a running one")

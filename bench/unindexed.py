@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sqlalchemy as sa  # noqa: E402
-from ingest import database, notigen_file, numbered, sample_manager  # noqa: E402
+from ingest import database, notigen_file, numbered, run_main, sample_manager  # noqa: E402
 
 from winchester.ingest_file import ingest_lines  # noqa: E402
 from winchester.storage import queries  # noqa: E402
@@ -213,4 +213,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, "unindexed", "start the database, or point --db at a running one")
