@@ -44,6 +44,7 @@ from winchester.storage import schema
 from winchester.storage.bulk import (
     copy_integer_groups,
     copy_pieces,
+    insert_head,
     insert_integer_groups,
     insert_integers,
 )
@@ -88,20 +89,20 @@ def _stored_message_ids(conn: Connection, message_ids: list[str]) -> set[str]:
     return set(conn.execute(query).scalars())
 
 
+#: The event columns every insert of events names, in this order.
+_EVENT_COLUMNS = ("message_id", "event_type_id", "generated", "traits")
 _PG_INSERT: list[str] = []
 
 
 def _postgresql_insert(conn: Connection) -> str:
     if not _PG_INSERT:
-        table = schema.event
         quote = conn.dialect.identifier_preparer
-        columns = ("message_id", "event_type_id", "generated", "traits")
-        names = ", ".join(quote.quote(name) for name in columns)
         # Text goes as text[]: a cast to varchar(n) would truncate silently,
-        # where assigning text to the column refuses an over-long value.
+        # where assigning text to the column refuses an over-long value (so
+        # not bulk.unnest_insert, which casts to the columns' own types).
         arrays = "%b::text[], %b::integer[], %b::timestamp[], %b::text[]"
         _PG_INSERT.append(
-            f"INSERT INTO {quote.format_table(table)} ({names}) "
+            f"{insert_head(conn, schema.event, _EVENT_COLUMNS)} "
             f"SELECT * FROM unnest({arrays}) "
             f"ON CONFLICT ({quote.quote('message_id')}) DO NOTHING "
             f"RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
@@ -164,9 +165,7 @@ class _PyMySQLInsert:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         quote = conn.dialect.identifier_preparer
-        columns = ("message_id", "event_type_id", "generated", "traits")
-        names = ", ".join(quote.quote(name) for name in columns)
-        self.head = f"INSERT INTO {quote.format_table(schema.event)} ({names}) VALUES "
+        self.head = insert_head(conn, schema.event, _EVENT_COLUMNS) + " VALUES "
         self.tail = f" RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
         dbapi = conn.connection.dbapi_connection
         self.escape = getattr(dbapi, "escape")  # noqa: B009 - PyMySQL's, untyped
