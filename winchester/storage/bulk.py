@@ -73,10 +73,8 @@ def _compiled(
         marker = _MARKERS.get(dialect.paramstyle)
         if marker is None:
             raise NotImplementedError(f"bulk insert: paramstyle {dialect.paramstyle!r}")
-        quote = dialect.identifier_preparer
         sql = (
-            f"INSERT INTO {quote.format_table(table)} "
-            f"({', '.join(quote.quote(name) for name in columns)}) "
+            f"{insert_head(conn, table, columns)} "
             f"VALUES ({', '.join([marker] * len(columns))})"
         )
         processors: _Processors = []
