@@ -13,13 +13,19 @@ Prints a summary, then a final JSON line::
 
     {"bench": "e2e_ingest", "workers": W, "notifications": N, "per_s": X,
      "cpu_s": {"yagi-event": ..., "database": ..., "rabbitmq": ...},
-     "cores": C}
+     "cores": C, "busy_cores": B, "cpu_us_per_notification": U,
+     "speedup_ceiling": S}
 
 ``cpu_s`` is the processor time each side used in the timed window (from
 ``/proc``; the database and broker are every process of that name on the
 machine), and ``cores`` the machine's: when their sum nears ``cores`` times the
 window, the machine, not yagi-event, is the limit, and more workers cannot add
-throughput.
+throughput. ``busy_cores`` is that sum over the window, and
+``speedup_ceiling`` is ``cores / busy_cores``: the most any number of workers
+can gain over this run on this machine while each notification costs the same
+processor time, ``cpu_us_per_notification`` (a run of one worker that keeps 1.6
+of 2 cores busy allows at most 1.25x; more workers can beat that only by
+spending less per notification).
 """
 
 from __future__ import annotations
@@ -196,6 +202,15 @@ def main() -> None:
         },
         "cores": os.cpu_count(),
     }
+    cores = os.cpu_count() or 1
+    if result["cpu_s"]:
+        busy = sum(result["cpu_s"].values()) / seconds
+        result["busy_cores"] = round(busy, 2)
+        result["cpu_us_per_notification"] = round(
+            sum(result["cpu_s"].values()) / len(lines) * 1e6
+        )
+        # the same processor time per notification spread over every core
+        result["speedup_ceiling"] = round(cores / busy, 2)
     print(
         f"{args.workers} yagi-event process(es): {len(lines)} notifications consumed, "
         f"archived and stored at {result['per_s']:,}/s",
@@ -203,10 +218,12 @@ def main() -> None:
     )
     if result["cpu_s"]:
         used = ", ".join(f"{side} {cpu:.2f} s" for side, cpu in result["cpu_s"].items())
-        busy = sum(result["cpu_s"].values()) / seconds
         print(
             f"processor time in the {seconds:.2f} s window: {used} "
-            f"({busy:.2f} of the machine's {os.cpu_count()} cores)",
+            f"({result['busy_cores']} of the machine's {cores} cores busy; "
+            f"{result['cpu_us_per_notification']} µs per notification: at that "
+            f"cost, no number of workers can go more than "
+            f"{result['speedup_ceiling']}x this fast here)",
             flush=True,
         )
     print(json.dumps(result), flush=True)
