@@ -306,8 +306,11 @@ def _match(
 
 
 #: (trigger, typed key) -> dist key: events of one stream share their key.
+#: Emptied when full: an entry (a key with its values and time range, and the
+#: 64-character dist key) is about 700 bytes, so at most about 3.5 MB; the open
+#: streams' keys come back at once.
 _KEYS: dict[tuple[str, tuple[tuple[str, type, Any], ...]], str] = {}
-_KEYS_SIZE = 100_000
+_KEYS_SIZE = 5_000
 
 
 def _stream_key(trigger_name: str, key: tuple[tuple[str, Any], ...]) -> str:

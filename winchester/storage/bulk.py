@@ -206,9 +206,10 @@ def row_pieces(rows: Sequence[tuple[int, ...]]) -> list[str]:
     return pieces
 
 
-#: ``row -> "),(a,b,"``: :func:`row_pieces`' memo of rows of plain ints.
+#: ``row -> "),(a,b,"``: :func:`row_pieces`' memo of rows of plain ints
+#: (about 180 bytes an entry, so at most about 1.8 MB).
 _ROW_TEXT: dict[tuple[int, ...], str] = {}
-_ROW_TEXT_SIZE = 20_000
+_ROW_TEXT_SIZE = 10_000
 
 
 def _joined(

@@ -96,8 +96,14 @@ def _canonical(value: Any) -> bytes:
     raise TypeError(f"cannot store a value of type {cls.__name__}: {value!r}")
 
 
+#: ``(class, value) -> value_hash``. Emptied when full: about 210 bytes an
+#: entry with the value it keeps alive (a 36-character id), so at most about
+#: 2 MB; the values that repeat (tenants, hosts, flavors, live instances) come
+#: back at once, while one-off ones (request ids) are what fills it. (200,000
+#: held 54 MB, which took a long ingest run or a yagi-event daemon over the
+#: 100 MB it must stay under.)
 _HASHES: dict[tuple[type, Any], int] = {}
-_HASH_CACHE_SIZE = 200_000
+_HASH_CACHE_SIZE = 10_000
 
 
 def value_hash(value: Any) -> int:
