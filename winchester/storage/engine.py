@@ -57,8 +57,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from pymysql import converters as pymysql_converters
-from pymysql.constants import FIELD_TYPE
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import (
@@ -214,13 +212,19 @@ def _parse_datetime(value: str | bytes) -> Any:
             value.decode("ascii") if isinstance(value, (bytes, bytearray)) else value
         )
     except (ValueError, TypeError, UnicodeDecodeError):
-        return pymysql_converters.convert_datetime(value)
+        from pymysql.converters import convert_datetime  # noqa: PLC0415
+
+        return convert_datetime(value)
 
 
 def _pymysql_conversions() -> dict[Any, Any]:
     """PyMySQL's conversions, with :func:`_parse_datetime` for DATETIME and
     TIMESTAMP columns."""
-    conversions = dict(pymysql_converters.conversions)
+    # imported only for a PyMySQL URL: PyMySQL loads cryptography (8 MB)
+    from pymysql import converters  # noqa: PLC0415
+    from pymysql.constants import FIELD_TYPE  # noqa: PLC0415
+
+    conversions = dict(converters.conversions)
     conversions[FIELD_TYPE.DATETIME] = _parse_datetime
     conversions[FIELD_TYPE.TIMESTAMP] = _parse_datetime
     return conversions

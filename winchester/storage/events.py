@@ -35,9 +35,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from pymysql.constants.SERVER_STATUS import (
-    SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
-)
 from sqlalchemy.engine import Connection
 
 from winchester.storage import schema
@@ -167,6 +164,12 @@ class _PyMySQLInsert:
         quote = conn.dialect.identifier_preparer
         self.head = insert_head(conn, schema.event, _EVENT_COLUMNS) + " VALUES "
         self.tail = f" RETURNING {quote.quote('id')}, {quote.quote('message_id')}"
+        # PyMySQL is imported here, on its own path: importing it loads
+        # cryptography, 8 MB of every SQLite or PostgreSQL process otherwise.
+        from pymysql.constants.SERVER_STATUS import (  # noqa: PLC0415
+            SERVER_STATUS_NO_BACKSLASH_ESCAPES as NO_BACKSLASH_ESCAPES,
+        )
+
         dbapi = conn.connection.dbapi_connection
         self.escape = getattr(dbapi, "escape")  # noqa: B009 - PyMySQL's, untyped
         self.backslashes = not getattr(dbapi, "server_status", 0) & NO_BACKSLASH_ESCAPES
