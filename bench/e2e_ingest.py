@@ -204,11 +204,10 @@ def main() -> None:
     }
     cores = os.cpu_count() or 1
     if result["cpu_s"]:
-        busy = sum(result["cpu_s"].values()) / seconds
+        spent = sum(result["cpu_s"].values())
+        busy = spent / seconds
         result["busy_cores"] = round(busy, 2)
-        result["cpu_us_per_notification"] = round(
-            sum(result["cpu_s"].values()) / len(lines) * 1e6
-        )
+        result["cpu_us_per_notification"] = round(spent / len(lines) * 1e6)
         # the same processor time per notification spread over every core
         result["speedup_ceiling"] = round(cores / busy, 2)
     print(
